@@ -1,0 +1,142 @@
+// Module entry: backend loading, log capture, and the Engine class.
+#include "engine.h"
+#include "gguf_check.h"
+#include "llama_log.h"
+
+#include "ggml-backend.h"
+#include "ggml.h"
+#include "llama.h"
+
+#include <napi.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace specexit {
+
+namespace {
+
+// ggml reports a failed internal assertion through this callback and then
+// calls abort(). Throwing here unwinds to the nearest C++ handler instead (the
+// load worker, the generation loop), which turns it into a JavaScript error.
+// NOTE: this is a last resort for defects the checks before each llama.cpp call
+// missed; an assertion inside a noexcept function or a ggml worker thread still
+// ends the process.
+void throw_on_ggml_abort(const char * message) {
+    log_line(GGML_LOG_LEVEL_ERROR, std::string("ggml assertion: ") + (message ? message : ""));
+    throw std::runtime_error(std::string("llama.cpp internal check failed: ") + (message ? message : ""));
+}
+
+bool g_backends_loaded = false;
+Napi::ObjectReference g_backend_report;
+
+std::string device_type_name(enum ggml_backend_dev_type type) {
+    switch (type) {
+        case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
+        case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
+        case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
+        case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
+        default: return "other";
+    }
+}
+
+// loadBackends(cpuDir, gpuLibraries): registers the best CPU variant found in
+// cpuDir and tries each GPU backend library in turn. Returns the devices and,
+// for each GPU library that failed, why. Later calls return the first report.
+Napi::Value load_backends(const Napi::CallbackInfo & info) {
+    const Napi::Env env = info.Env();
+    if (g_backends_loaded) {
+        return g_backend_report.Value();
+    }
+    if (info.Length() < 1 || !info[0].IsString()) {
+        throw Napi::TypeError::New(env, "Expected `cpuDir` to be the folder of the prebuilt llama.cpp libraries");
+    }
+    const std::string cpu_dir = info[0].As<Napi::String>().Utf8Value();
+
+    Napi::Array failures = Napi::Array::New(env);
+    if (info.Length() > 1 && info[1].IsArray()) {
+        const Napi::Array libs = info[1].As<Napi::Array>();
+        for (uint32_t i = 0; i < libs.Length(); ++i) {
+            const std::string path = libs.Get(i).ToString().Utf8Value();
+            log_clear_recent_errors();
+            if (ggml_backend_load(path.c_str()) == nullptr) {
+                Napi::Object failure = Napi::Object::New(env);
+                failure.Set("library", path);
+                const std::string why = log_recent_errors();
+                failure.Set("reason", why.empty() ? "the library did not load" : why);
+                failures.Set(failures.Length(), failure);
+            }
+        }
+    }
+    ggml_backend_load_all_from_path(cpu_dir.c_str());
+    llama_backend_init();
+
+    Napi::Array devices = Napi::Array::New(env);
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        Napi::Object device = Napi::Object::New(env);
+        device.Set("name", ggml_backend_dev_name(dev));
+        device.Set("description", ggml_backend_dev_description(dev));
+        device.Set("type", device_type_name(ggml_backend_dev_type(dev)));
+        devices.Set(devices.Length(), device);
+    }
+
+    Napi::Object report = Napi::Object::New(env);
+    report.Set("devices", devices);
+    report.Set("failures", failures);
+    g_backend_report = Napi::Persistent(report);
+    g_backends_loaded = true;
+    return report;
+}
+
+Napi::Value take_log(const Napi::CallbackInfo & info) {
+    const Napi::Env env = info.Env();
+    const std::vector<LogLine> lines = log_take();
+    Napi::Array out = Napi::Array::New(env, lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+        Napi::Object line = Napi::Object::New(env);
+        line.Set("level", lines[i].level);
+        line.Set("text", lines[i].text);
+        out.Set((uint32_t) i, line);
+    }
+    return out;
+}
+
+// checkGguf(path, role): the structural checks that run before every load.
+Napi::Value check_gguf(const Napi::CallbackInfo & info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+        throw Napi::TypeError::New(env, "Expected `path` to be a string");
+    }
+    const std::string role = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "model";
+    try {
+        const GgufSummary summary = gguf_check_file(info[0].As<Napi::String>().Utf8Value(), role);
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("architecture", summary.architecture);
+        out.Set("tensors", (double) summary.n_tensors);
+        out.Set("tokens", (double) summary.n_tokens);
+        return out;
+    } catch (const std::runtime_error & e) {
+        throw Napi::Error::New(env, e.what());
+    }
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+    log_capture_install();
+    ggml_set_abort_callback(throw_on_ggml_abort);
+    exports.Set("Engine", Engine::define(env));
+    exports.Set("loadBackends", Napi::Function::New(env, load_backends, "loadBackends"));
+    exports.Set("takeLog", Napi::Function::New(env, take_log, "takeLog"));
+    exports.Set("checkGguf", Napi::Function::New(env, check_gguf, "checkGguf"));
+    return exports;
+}
+
+} // namespace
+
+} // namespace specexit
+
+static Napi::Object init_module(Napi::Env env, Napi::Object exports) {
+    return specexit::init(env, exports);
+}
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, init_module)

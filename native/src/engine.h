@@ -1,0 +1,48 @@
+// The JavaScript-facing engine: one target (with an optional draft and signal
+// head) and at most one generation at a time on its own thread.
+#pragma once
+
+#include "generation.h"
+#include "models.h"
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+namespace specexit {
+
+class Engine : public Napi::ObjectWrap<Engine> {
+public:
+    static Napi::Function define(Napi::Env env);
+
+    Engine(const Napi::CallbackInfo & info);
+    ~Engine() override;
+
+    // Called by the load worker on the JavaScript thread.
+    void adopt(std::unique_ptr<LoadedModels> models) { models_ = std::move(models); }
+    std::atomic<bool> & abort_flag() { return abort_; }
+    void generation_finished() { generating_ = false; }
+
+private:
+    static Napi::Value load(const Napi::CallbackInfo & info);
+
+    Napi::Value tokenize(const Napi::CallbackInfo & info);
+    Napi::Value detokenize(const Napi::CallbackInfo & info);
+    Napi::Value describe(const Napi::CallbackInfo & info);
+    Napi::Value generate(const Napi::CallbackInfo & info);
+    Napi::Value abort(const Napi::CallbackInfo & info);
+    Napi::Value dispose(const Napi::CallbackInfo & info);
+
+    // Throws a JavaScript error naming `method` when the engine was disposed.
+    LoadedModels & models(const Napi::Env & env, const char * method);
+    void join_worker();
+
+    std::unique_ptr<LoadedModels> models_;
+    std::atomic<bool> abort_{ false };
+    std::thread worker_;
+    bool generating_ = false;
+};
+
+} // namespace specexit
