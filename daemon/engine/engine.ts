@@ -28,6 +28,8 @@ export class Engine {
   private readonly native: NativeEngine;
   private readonly addon: NativeAddon;
   private readonly logger: Logger;
+  private readonly wrapupTokens: Int32Array;
+  private readonly defaultAnswerPrefixTokens: Int32Array;
   private disposed = false;
 
   private constructor(native: NativeEngine, addon: NativeAddon, backends: BackendReport, sidecar: SignalSidecar | undefined, logger: Logger) {
@@ -37,6 +39,8 @@ export class Engine {
     this.sidecar = sidecar;
     this.logger = logger;
     this.description = native.describe();
+    this.wrapupTokens = native.tokenize(BUDGET_WRAPUP, false, false);
+    this.defaultAnswerPrefixTokens = native.tokenize(DEFAULT_ANSWER_PREFIX, false, false);
   }
 
   /** Loads the models off the JavaScript thread. Rejects with an error naming the file and the fix on bad input. */
@@ -106,7 +110,7 @@ export class Engine {
     }
     const nativeOptions = {
       ...rest,
-      budgetWrapupTokens: this.tokenize(BUDGET_WRAPUP),
+      budgetWrapupTokens: this.wrapupTokens,
       exit: {
         alpha: this.sidecar?.ewmaAlpha,
         confidenceThreshold: this.sidecar?.confidenceThreshold,
@@ -117,7 +121,7 @@ export class Engine {
       probe: {
         tokens: probe?.tokens,
         threshold: probe?.threshold,
-        answerPrefixTokens: this.tokenize(probe?.answerPrefix ?? DEFAULT_ANSWER_PREFIX),
+        answerPrefixTokens: probe?.answerPrefix === undefined ? this.defaultAnswerPrefixTokens : this.tokenize(probe.answerPrefix),
       },
     };
 

@@ -98,6 +98,8 @@ export function loadNative(options: { gpu?: boolean } = {}): { addon: NativeAddo
     }
   }
 
+  // A .node file can only be loaded with require; its path is known at run time only.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loaded = require(findAddon()) as NativeAddon;
   backends = loaded.loadBackends(path.join(cpuPackage, 'bins', platform), gpuLibraries);
   // The failures are in the report; the same lines in the log would repeat them.

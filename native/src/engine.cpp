@@ -24,7 +24,7 @@ public:
 protected:
     void Execute() override {
         try {
-            models_ = load_models(options_, &no_abort_);
+            models_ = load_models(options_);
         } catch (const std::exception & e) {
             SetError(e.what());
         }
@@ -44,7 +44,6 @@ private:
     Napi::FunctionReference & constructor_;
     Napi::Promise::Deferred deferred_;
     std::unique_ptr<LoadedModels> models_;
-    std::atomic<bool> no_abort_{ false };
 };
 
 // ---- event delivery: worker thread -> JavaScript ----
@@ -108,7 +107,9 @@ Napi::Function Engine::define(Napi::Env env) {
 Engine::Engine(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Engine>(info) {}
 
 Engine::~Engine() {
-    abort_.store(true);
+    if (models_) {
+        models_->abort.store(true);
+    }
     join_worker();
 }
 
@@ -138,6 +139,57 @@ Napi::Value Engine::load(const Napi::CallbackInfo & info) {
     return promise;
 }
 
+namespace {
+
+std::vector<llama_token> tokenize_raw(const llama_vocab * vocab, const std::string & text, bool add_special,
+                                      bool parse_special) {
+    std::vector<llama_token> tokens(text.size() + 8);
+    int32_t n = llama_tokenize(vocab, text.data(), (int32_t) text.size(), tokens.data(), (int32_t) tokens.size(),
+                               add_special, parse_special);
+    if (n < 0) {
+        tokens.resize((size_t) -n);
+        n = llama_tokenize(vocab, text.data(), (int32_t) text.size(), tokens.data(), (int32_t) tokens.size(),
+                           add_special, parse_special);
+    }
+    if (n < 0) {
+        throw std::runtime_error("llama_tokenize failed on a text of " + std::to_string(text.size()) + " bytes");
+    }
+    tokens.resize((size_t) n);
+    return tokens;
+}
+
+// llama.cpp matches user-defined tokens (Qwen3's <think> and </think>) even
+// when special tokens are not parsed, so text that contains "</think>" would
+// end the thinking phase. Such tokens are re-tokenized one character at a
+// time, which keeps the text and yields only ordinary tokens.
+std::vector<llama_token> tokenize_as_text(const llama_vocab * vocab, const std::string & text, bool add_special) {
+    std::vector<llama_token> tokens = tokenize_raw(vocab, text, add_special, false);
+    std::vector<llama_token> out;
+    out.reserve(tokens.size());
+    for (llama_token token : tokens) {
+        if ((llama_vocab_get_attr(vocab, token) & LLAMA_TOKEN_ATTR_USER_DEFINED) == 0) {
+            out.push_back(token);
+            continue;
+        }
+        char buf[256];
+        const int32_t n = llama_token_to_piece(vocab, token, buf, sizeof(buf), 0, true);
+        const std::string piece(buf, n > 0 ? (size_t) n : 0);
+        for (size_t i = 0; i < piece.size();) {
+            size_t len = 1;
+            while (i + len < piece.size() && ((unsigned char) piece[i + len] & 0xC0) == 0x80) {
+                ++len;
+            }
+            for (llama_token part : tokenize_raw(vocab, piece.substr(i, len), false, false)) {
+                out.push_back(part);
+            }
+            i += len;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
 Napi::Value Engine::tokenize(const Napi::CallbackInfo & info) {
     const Napi::Env env = info.Env();
     const LoadedModels & m = models(env, "tokenize");
@@ -149,19 +201,14 @@ Napi::Value Engine::tokenize(const Napi::CallbackInfo & info) {
     const bool parse_special = info.Length() > 2 && info[2].ToBoolean().Value();
 
     const llama_vocab * vocab = llama_model_get_vocab(m.model_tgt);
-    std::vector<llama_token> tokens(text.size() + 8);
-    int32_t n = llama_tokenize(vocab, text.data(), (int32_t) text.size(), tokens.data(), (int32_t) tokens.size(),
-                               add_special, parse_special);
-    if (n < 0) {
-        tokens.resize((size_t) -n);
-        n = llama_tokenize(vocab, text.data(), (int32_t) text.size(), tokens.data(), (int32_t) tokens.size(),
-                           add_special, parse_special);
+    std::vector<llama_token> tokens;
+    try {
+        tokens = parse_special ? tokenize_raw(vocab, text, add_special, true) : tokenize_as_text(vocab, text, add_special);
+    } catch (const std::runtime_error & e) {
+        throw Napi::Error::New(env, e.what());
     }
-    if (n < 0) {
-        throw Napi::Error::New(env, "llama_tokenize failed on a text of " + std::to_string(text.size()) + " bytes");
-    }
-    Napi::Int32Array out = Napi::Int32Array::New(env, (size_t) n);
-    std::copy(tokens.begin(), tokens.begin() + n, out.Data());
+    Napi::Int32Array out = Napi::Int32Array::New(env, tokens.size());
+    std::copy(tokens.begin(), tokens.end(), out.Data());
     return out;
 }
 
@@ -221,7 +268,7 @@ Napi::Value Engine::describe(const Napi::CallbackInfo & info) {
 
 Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
     const Napi::Env env = info.Env();
-    const LoadedModels & m = models(env, "generate");
+    LoadedModels & m = models(env, "generate");
     if (generating_) {
         throw Napi::Error::New(env, "the engine is busy with another generation; wait for its done event or abort it");
     }
@@ -255,7 +302,7 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
         });
 
     generating_ = true;
-    abort_.store(false);
+    m.abort.store(false);
 
     GenerationContext gc;
     gc.model_tgt = m.model_tgt;
@@ -265,7 +312,8 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
     gc.think_start = m.think_start;
     gc.think_end = m.think_end;
 
-    worker_ = std::thread([gc, prompt, options, queue, tsfn, this]() mutable {
+    std::atomic<bool> * abort_flag = &m.abort;
+    worker_ = std::thread([gc, prompt, options, queue, tsfn, abort_flag]() mutable {
         const EventSink sink = [queue, &tsfn](Event && event) {
             bool schedule = false;
             {
@@ -288,19 +336,23 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
                 tsfn.BlockingCall(nullptr);
             }
         };
-        run_generation(gc, *prompt, *options, abort_, sink);
+        run_generation(gc, *prompt, *options, *abort_flag, sink);
         tsfn.Release();
     });
     return env.Undefined();
 }
 
 Napi::Value Engine::abort(const Napi::CallbackInfo & info) {
-    abort_.store(true);
+    if (models_) {
+        models_->abort.store(true);
+    }
     return info.Env().Undefined();
 }
 
 Napi::Value Engine::dispose(const Napi::CallbackInfo & info) {
-    abort_.store(true);
+    if (models_) {
+        models_->abort.store(true);
+    }
     join_worker(); // the loop checks the flag between steps and inside decodes
     models_.reset();
     return info.Env().Undefined();

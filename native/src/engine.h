@@ -22,7 +22,6 @@ public:
 
     // Called by the load worker on the JavaScript thread.
     void adopt(std::unique_ptr<LoadedModels> models) { models_ = std::move(models); }
-    std::atomic<bool> & abort_flag() { return abort_; }
     void generation_finished() { generating_ = false; }
 
 private:
@@ -40,7 +39,6 @@ private:
     void join_worker();
 
     std::unique_ptr<LoadedModels> models_;
-    std::atomic<bool> abort_{ false };
     std::thread worker_;
     bool generating_ = false;
 };

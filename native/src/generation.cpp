@@ -379,10 +379,10 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
             emit(std::move(ids_event));
         }
         stats_.generated_tokens++;
-        if (was_thinking) {
-            stats_.thinking_tokens++;
-        } else if (token != gc_.think_end && token != gc_.think_start) {
-            stats_.answer_tokens++;
+        // The phase markers count as generated tokens but belong to neither phase.
+        const bool marker = token == gc_.think_end || (!was_thinking && thinking_);
+        if (!marker) {
+            (was_thinking ? stats_.thinking_tokens : stats_.answer_tokens)++;
         }
 
         if (stats_.generated_tokens >= opt_.max_tokens) {

@@ -163,7 +163,7 @@ bool gpu_backend_available() {
     return false;
 }
 
-std::unique_ptr<LoadedModels> load_models(const LoadOptions & options, const std::atomic<bool> * abort_flag) {
+std::unique_ptr<LoadedModels> load_models(const LoadOptions & options) {
     auto m = std::make_unique<LoadedModels>();
 
     // ---- target ----
@@ -190,10 +190,8 @@ std::unique_ptr<LoadedModels> load_models(const LoadOptions & options, const std
     cparams.n_threads = options.threads;
     cparams.n_threads_batch = options.threads_batch;
     cparams.no_perf = true;
-    if (abort_flag) {
-        cparams.abort_callback = [](void * data) { return static_cast<const std::atomic<bool> *>(data)->load(); };
-        cparams.abort_callback_data = const_cast<std::atomic<bool> *>(abort_flag);
-    }
+    cparams.abort_callback = [](void * data) { return static_cast<const std::atomic<bool> *>(data)->load(); };
+    cparams.abort_callback_data = &m->abort;
 
     log_clear_recent_errors();
     m->ctx_tgt = llama_init_from_model(m->model_tgt, cparams);

@@ -55,16 +55,19 @@ struct LoadedModels {
     llama_token think_end = LLAMA_TOKEN_NULL;
     std::vector<llama_token> boundary_tokens; // default step boundaries found in the vocabulary
 
+    // Set to stop the running generation; both contexts' abort callbacks read
+    // it, so a decode stops between graph nodes.
+    std::atomic<bool> abort{ false };
+
     LoadedModels() = default;
     LoadedModels(const LoadedModels &) = delete;
     LoadedModels & operator=(const LoadedModels &) = delete;
     ~LoadedModels();
 };
 
-// Loads everything `options` names. `abort_flag` is wired into both contexts
-// so that a set flag stops a decode between graph nodes. Throws
-// std::runtime_error with a message naming the file, the defect and the fix.
-std::unique_ptr<LoadedModels> load_models(const LoadOptions & options, const std::atomic<bool> * abort_flag);
+// Loads everything `options` names. Throws std::runtime_error with a message
+// naming the file, the defect and the fix.
+std::unique_ptr<LoadedModels> load_models(const LoadOptions & options);
 
 // Returns true when some GPU backend device is registered.
 bool gpu_backend_available();
