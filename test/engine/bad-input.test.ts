@@ -204,8 +204,9 @@ describe('bad input', () => {
     async function corrupted(kind: 'target' | 'draft' | 'signals', label: string, bytes: Buffer) {
       const file = path.join(dir, `${kind}-${label}.${kind === 'signals' ? 'safetensors' : 'gguf'}`);
       await writeFile(file, bytes);
-      const args =
-        kind === 'target' ? [file] : kind === 'draft' ? [paths.target, file] : [paths.target, paths.draft, file];
+      let args = [paths.target, paths.draft, file];
+      if (kind === 'target') args = [file];
+      if (kind === 'draft') args = [paths.target, file];
       return { name: path.basename(file), args };
     }
 

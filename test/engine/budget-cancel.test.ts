@@ -57,7 +57,8 @@ describe('cancellation', () => {
     assert.equal(done?.type, 'done');
     assert.equal(done.type === 'done' && done.reason, 'aborted');
     const stats = events.find((event) => event.type === 'stats');
-    assert.ok(stats?.type === 'stats' && stats.stats.generatedTokens < 1000, 'the loop must stop long before maxTokens');
+    assert.equal(stats?.type, 'stats');
+    assert.ok(stats.type === 'stats' && stats.stats.generatedTokens < 1000, 'the loop must stop long before maxTokens');
     assert.ok(latencyMs < 2000, `done arrived ${latencyMs.toFixed(0)} ms after abort`);
   });
 
