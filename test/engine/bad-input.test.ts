@@ -54,6 +54,16 @@ async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]>
   return results;
 }
 
+/** Returns a copy of a GGUF with the uint32 metadata value of `key` replaced. */
+function withUint32(gguf: Buffer, key: string, value: number): Buffer {
+  const typeUint32 = Buffer.from([4, 0, 0, 0]);
+  const at = gguf.indexOf(Buffer.concat([Buffer.from(key), typeUint32]));
+  assert.ok(at > 0, `metadata key ${key} not found as uint32`);
+  const copy = Buffer.from(gguf);
+  copy.writeUInt32LE(value, at + key.length + typeUint32.length);
+  return copy;
+}
+
 function load(paths: FixturePaths, overrides: { targetPath?: string; draftPath?: string; signalsPath?: string }) {
   return Engine.load({
     targetPath: paths.target,
@@ -198,6 +208,15 @@ describe('bad input', () => {
         const offset = Math.floor(random.next() * limit);
         copy[offset]! ^= 1 << Math.floor(random.next() * 8);
         cases.push(await corrupted(kind, `flip-${offset}`, copy));
+      }
+    }
+
+    // Hyperparameters set to 0 or to absurd values reach llama.cpp's own
+    // assertions (block_count 0 does), which must surface as errors too.
+    const keys = ['block_count', 'embedding_length', 'attention.head_count', 'attention.head_count_kv', 'feed_forward_length'];
+    for (const key of keys) {
+      for (const value of [0, 100000]) {
+        cases.push(await corrupted('target', `${key}-${value}`, withUint32(target, `qwen3.${key}`, value)));
       }
     }
 
