@@ -69,6 +69,7 @@ export class Engine {
         contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE,
         batchSize: options.batchSize,
         gpuLayers: options.gpuLayers,
+        flashAttention: options.flashAttention,
         signalHead: sidecar && {
           hiddenSize: sidecar.hiddenSize,
           targetLayers: sidecar.targetLayers,

@@ -20,6 +20,11 @@ export interface LoadOptions {
   batchSize?: number;
   /** Layers to offload to a GPU; -1 offloads all when a GPU backend loads, else none. Default -1. */
   gpuLayers?: number;
+  /**
+   * Flash attention: `auto` lets llama.cpp decide per device. Default: `off` on CPU, where it makes the small
+   * batches of drafts and probes several times slower, and `auto` with a GPU.
+   */
+  flashAttention?: 'auto' | 'on' | 'off';
   /** Set false to skip loading GPU backends. Default true. */
   gpu?: boolean;
   /** Receives load progress and llama.cpp's log lines. */

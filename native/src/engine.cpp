@@ -309,6 +309,7 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
     gc.ctx_tgt = m.ctx_tgt;
     gc.ctx_dft = m.ctx_dft;
     gc.signal_head = m.has_signal_head ? &m.signal_head : nullptr;
+    gc.layer_inputs_on = &m.layer_inputs_on;
     gc.think_start = m.think_start;
     gc.think_end = m.think_end;
 

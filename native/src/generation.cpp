@@ -157,24 +157,25 @@ void Generation::init_sampler() {
 // The hidden-state read-out costs a copy per layer and token, so only the
 // layers the drafter or the signal head read this time are on.
 void Generation::set_layer_extraction(bool spec_on) {
-    std::vector<int32_t> all;
-    std::unordered_set<int32_t> wanted;
-    if (gc_.ctx_dft) {
+    std::vector<bool> wanted(gc_.layer_inputs_on->size(), false);
+    if (spec_on && gc_.ctx_dft) {
         const llama_model * model_dft = llama_get_model(gc_.ctx_dft);
         const int32_t * ids = llama_model_target_layer_ids(model_dft);
         for (uint32_t k = 0; k < llama_model_target_layer_ids_n(model_dft); ++k) {
-            all.push_back(ids[k]);
-            if (spec_on) wanted.insert(ids[k]);
+            wanted[(size_t) ids[k]] = true;
         }
     }
-    if (gc_.signal_head) {
+    if (spec_on && gc_.signal_head && opt_.mode == Mode::SpecExit) {
         for (int32_t layer : gc_.signal_head->layers) {
-            all.push_back(layer);
-            if (spec_on && opt_.mode == Mode::SpecExit) wanted.insert(layer);
+            wanted[(size_t) layer] = true;
         }
     }
-    for (int32_t layer : all) {
-        llama_set_embeddings_layer_inp(gc_.ctx_tgt, (uint32_t) layer, wanted.count(layer) > 0);
+    std::vector<bool> & current = *gc_.layer_inputs_on;
+    for (size_t layer = 0; layer < wanted.size(); ++layer) {
+        if (wanted[layer] != current[layer]) {
+            llama_set_embeddings_layer_inp(gc_.ctx_tgt, (uint32_t) layer, wanted[layer]);
+            current[layer] = wanted[layer];
+        }
     }
 }
 
@@ -198,6 +199,14 @@ void Generation::init_speculative() {
 
     try {
         spec_.reset(common_speculative_init(params, 1));
+        // NOTE: the drafter switches its layers on by itself at every start,
+        // which costs one graph reservation per speculative generation
+        // (a few ms on CPU); the state below records that.
+        const llama_model * model_dft = llama_get_model(gc_.ctx_dft);
+        const int32_t * ids = llama_model_target_layer_ids(model_dft);
+        for (uint32_t k = 0; k < llama_model_target_layer_ids_n(model_dft); ++k) {
+            (*gc_.layer_inputs_on)[(size_t) ids[k]] = true;
+        }
     } catch (const std::exception & e) {
         spec_.reset();
         emit({ Event::Kind::Notice, false, std::string("the draft could not start (") + e.what() +

@@ -96,6 +96,7 @@ struct GenerationContext {
     llama_context * ctx_tgt = nullptr;
     llama_context * ctx_dft = nullptr;    // null without a draft
     const SignalHead * signal_head = nullptr; // null without a sidecar
+    std::vector<bool> * layer_inputs_on = nullptr; // the target context's extraction state, owned by the engine
     llama_token think_start = LLAMA_TOKEN_NULL;
     llama_token think_end = LLAMA_TOKEN_NULL;
 };

@@ -190,6 +190,10 @@ std::unique_ptr<LoadedModels> load_models(const LoadOptions & options) {
     cparams.n_threads = options.threads;
     cparams.n_threads_batch = options.threads_batch;
     cparams.no_perf = true;
+    cparams.flash_attn_type = options.flash_attention;
+    if (!options.flash_attention_set) {
+        cparams.flash_attn_type = m->gpu_layers > 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    }
     cparams.abort_callback = [](void * data) { return static_cast<const std::atomic<bool> *>(data)->load(); };
     cparams.abort_callback_data = &m->abort;
 
@@ -201,6 +205,7 @@ std::unique_ptr<LoadedModels> load_models(const LoadOptions & options) {
                                  ". Try a smaller contextSize");
     }
     find_special_tokens(*m);
+    m->layer_inputs_on.assign((size_t) m->target.n_layer, false);
 
     // ---- draft ----
     if (!options.draft_path.empty()) {

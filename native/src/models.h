@@ -23,6 +23,10 @@ struct LoadOptions {
     uint32_t context_size = 4096;
     uint32_t batch_size = 512;
     int32_t gpu_layers = -1;     // -1: every layer when a GPU backend is loaded, else 0
+    // Unset: off on CPU, where it makes small batches (drafts, probes) several
+    // times slower in this llama.cpp release, and llama.cpp's choice on a GPU.
+    bool flash_attention_set = false;
+    llama_flash_attn_type flash_attention = LLAMA_FLASH_ATTN_TYPE_AUTO;
     bool has_signal_head = false;
     SignalHead signal_head;
 };
@@ -54,6 +58,11 @@ struct LoadedModels {
     llama_token think_start = LLAMA_TOKEN_NULL;
     llama_token think_end = LLAMA_TOKEN_NULL;
     std::vector<llama_token> boundary_tokens; // default step boundaries found in the vocabulary
+
+    // Which layer inputs the target context extracts now. Each change makes
+    // llama.cpp reserve its compute graphs again, so callers change only what
+    // differs.
+    std::vector<bool> layer_inputs_on;
 
     // Set to stop the running generation; both contexts' abort callbacks read
     // it, so a decode stops between graph nodes.

@@ -134,6 +134,17 @@ LoadOptions read_load_options(const Napi::Object & options) {
     out.context_size = (uint32_t) get_number(options, "contextSize", p, 4096, 16, 1 << 20, true);
     out.batch_size = (uint32_t) get_number(options, "batchSize", p, 512, 8, 1 << 16, true);
     out.gpu_layers = (int32_t) get_number(options, "gpuLayers", p, -1, -1, 100000, true);
+    out.flash_attention_set = !options.Get("flashAttention").IsUndefined();
+    const std::string flash = get_string(options, "flashAttention", p, "auto");
+    if (flash == "auto") {
+        out.flash_attention = LLAMA_FLASH_ATTN_TYPE_AUTO;
+    } else if (flash == "on") {
+        out.flash_attention = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    } else if (flash == "off") {
+        out.flash_attention = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    } else {
+        throw_type(env, "options.flashAttention", "\"auto\", \"on\" or \"off\"", options.Get("flashAttention"));
+    }
 
     const Napi::Value head = options.Get("signalHead");
     if (!head.IsUndefined()) {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { Engine } from '../../daemon/engine/engine.ts';
+import type { LoadOptions } from '../../daemon/engine/options.ts';
 import { SeededRandom } from '../fixtures/seeded-random.ts';
 import type { FixturePaths } from '../fixtures/generate.ts';
 import { chatPrompt, getFixtures, loadFixtureEngine, QUESTIONS, silentLogger } from './helpers.ts';
@@ -64,7 +65,7 @@ function withUint32(gguf: Buffer, key: string, value: number): Buffer {
   return copy;
 }
 
-function load(paths: FixturePaths, overrides: { targetPath?: string; draftPath?: string; signalsPath?: string }) {
+function load(paths: FixturePaths, overrides: Partial<LoadOptions>) {
   return Engine.load({
     targetPath: paths.target,
     threads: 1,
@@ -113,6 +114,10 @@ describe('bad input', () => {
 
   test('draft reading a missing layer is rejected', async () => {
     await assert.rejects(load(paths, { draftPath: paths.draftBadLayers }), /draft-bad-layers\.gguf.*layer 40/);
+  });
+
+  test('unknown flashAttention value is rejected', async () => {
+    await assert.rejects(load(paths, { flashAttention: 'fast' as never }), /`options\.flashAttention` to be "auto", "on" or "off", got "fast"/);
   });
 
   test('target given as draft is rejected', async () => {

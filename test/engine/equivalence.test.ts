@@ -33,6 +33,21 @@ describe('speculative decoding keeps the target output', () => {
     });
   }
 
+  test('flash attention on gives the same tokens', async () => {
+    const flash = await loadFixtureEngine({ flashAttention: 'on' });
+    try {
+      const prompt = chatPrompt(flash, QUESTIONS[3]!);
+      const common = { maxTokens: MAX_TOKENS, reportTokens: true, startInThinking: true };
+      const vanilla = await collect(flash.generate(prompt, { ...common, mode: 'vanilla' }));
+      const eagle3 = await collect(flash.generate(prompt, { ...common, mode: 'eagle3' }));
+      const reference = await collect(engine.generate(prompt, { ...common, mode: 'vanilla' }));
+      assert.deepEqual(eagle3.tokens, vanilla.tokens);
+      assert.deepEqual(vanilla.tokens, reference.tokens);
+    } finally {
+      flash.dispose();
+    }
+  });
+
   test('the draft is accepted', async () => {
     const result = await collect(engine.generate(chatPrompt(engine, QUESTIONS[0]!), { mode: 'eagle3', maxTokens: MAX_TOKENS }));
     assert.equal(result.stats.generatedTokens, MAX_TOKENS);
