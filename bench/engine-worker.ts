@@ -21,6 +21,7 @@ async function load(init: EngineWorkerInit): Promise<EngineReady> {
     threadsBatch: init.threads,
     contextSize: init.contextSize,
     batchSize: init.batchSize,
+    flashAttention: init.flashAttention ? 'on' : 'off',
     gpu: false,
     logger: silentLogger,
   });

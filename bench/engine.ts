@@ -82,6 +82,9 @@ speculative mode / vanilla.
 
 Options:
   --threads N        threads for decoding and prompt batches (default 1)
+  --flash-attention on|off
+                     flash attention in both runtimes (default off, the
+                     engine's own default on CPU)
   --tokens N         tokens to generate per run (default 256)
   --rounds R         timed rounds after one warm-up run per worker (default 5)
   --fixture NAME     generated models to use (default tiny):
@@ -101,6 +104,7 @@ and vanilla, or of eagle3 and vanilla, differ.
 
 interface BenchOptions {
   threads: number;
+  flashAttention: boolean;
   tokens: number;
   rounds: number;
   fixture: 'tiny' | 'large';
@@ -117,6 +121,7 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
     args: argv,
     options: {
       threads: { type: 'string', default: '1' },
+      'flash-attention': { type: 'string', default: 'off' },
       tokens: { type: 'string', default: '256' },
       rounds: { type: 'string', default: '5' },
       fixture: { type: 'string', default: 'tiny' },
@@ -138,12 +143,17 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
   if (values.model === undefined && (values.draft !== undefined || values.signals !== undefined)) {
     throw new UsageError('--draft and --signals need --model, because without --model the fixture models are used');
   }
+  const flash = values['flash-attention'];
+  if (flash !== 'on' && flash !== 'off') {
+    throw new UsageError(`invalid --flash-attention ${JSON.stringify(flash)}: expected on or off`);
+  }
   const tokens = parsePositiveInteger('--tokens', values.tokens);
   if (tokens >= CONTEXT_SIZE) {
     throw new UsageError(`invalid --tokens ${tokens}: the prompt and the generated tokens must fit in the context of ${CONTEXT_SIZE} tokens`);
   }
   return {
     threads: parsePositiveInteger('--threads', values.threads),
+    flashAttention: flash === 'on',
     tokens,
     rounds: parsePositiveInteger('--rounds', values.rounds),
     fixture,
@@ -275,7 +285,14 @@ async function main(): Promise<number> {
   if (models.draft && models.signals) modes.push('specexit');
   modes.push('probe');
 
-  const workload = { modelPath: models.model, threads: options.threads, contextSize: CONTEXT_SIZE, batchSize: BATCH_SIZE, tokens: options.tokens };
+  const workload = {
+    modelPath: models.model,
+    threads: options.threads,
+    contextSize: CONTEXT_SIZE,
+    batchSize: BATCH_SIZE,
+    tokens: options.tokens,
+    flashAttention: options.flashAttention,
+  };
   const engineWorker = new Worker<EngineWorkerInit, EngineReady, ModeMeasurement[]>('engine', 'engine-worker.ts');
   let peerWorker: Worker<PeerWorkerInit, PeerReady, RunMeasurement> | undefined;
   try {
@@ -342,6 +359,7 @@ async function main(): Promise<number> {
       tokens: options.tokens,
       rounds: options.rounds,
       threads: options.threads,
+      flashAttention: options.flashAttention,
       contextSize: CONTEXT_SIZE,
       batchSize: BATCH_SIZE,
       nodeLlamaCpp: {

@@ -23,7 +23,12 @@ async function load(init: PeerWorkerInit): Promise<PeerReady> {
   // build 'never' uses the prebuilt binaries in node_modules and never downloads or compiles llama.cpp.
   llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: init.threads, progressLogs: false });
   model = await llama.loadModel({ modelPath: init.modelPath });
-  context = await model.createContext({ contextSize: init.contextSize, batchSize: init.batchSize, threads: init.threads });
+  context = await model.createContext({
+    contextSize: init.contextSize,
+    batchSize: init.batchSize,
+    threads: init.threads,
+    flashAttention: init.flashAttention,
+  });
   sequence = context.getSequence();
 
   await runOnce();

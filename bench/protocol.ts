@@ -16,6 +16,8 @@ export interface WorkloadSettings {
   batchSize: number;
   /** Tokens to generate after the prompt. */
   tokens: number;
+  /** Flash attention in both runtimes. */
+  flashAttention: boolean;
 }
 
 export interface EngineWorkerInit extends WorkloadSettings {

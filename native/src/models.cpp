@@ -176,6 +176,8 @@ std::unique_ptr<LoadedModels> load_models(const LoadOptions & options) {
                                  "need qwen3, qwen2, qwen3moe or llama. Load it without a draft and sidecar");
     }
 
+    // NOTE: offloading has only run with no GPU present (gpu_layers 0); the
+    // CUDA and Vulkan paths are untested on real devices so far.
     m->gpu_layers = options.gpu_layers >= 0 ? options.gpu_layers : (gpu_backend_available() ? 999 : 0);
     m->model_tgt = load_model_file(options.target_path, "target model", m->gpu_layers);
     m->target = describe(m->model_tgt, options.target_path);
