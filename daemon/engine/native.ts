@@ -51,6 +51,8 @@ export interface NativeAddon {
   loadBackends(cpuDir: string, gpuLibraries: string[]): BackendReport;
   takeLog(): { level: number; text: string }[];
   checkGguf(path: string, role: string): { architecture: string; tensors: number; tokens: number };
+  /** Splits byte pieces into text deltas as generation does; one delta per piece, then the flushed rest. */
+  utf8Deltas(pieces: Uint8Array[]): string[];
 }
 
 function findPackageDir(name: string, from: string): string | undefined {

@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "gguf_check.h"
 #include "llama_log.h"
+#include "utf8_stream.h"
 
 #include "ggml-backend.h"
 #include "ggml.h"
@@ -121,6 +122,34 @@ Napi::Value check_gguf(const Napi::CallbackInfo & info) {
     }
 }
 
+// utf8Deltas(pieces): runs byte pieces through the stream that splits
+// generated text into deltas, then flushes it. For tests of that splitting,
+// which the fixture models, writing ASCII only, never exercise.
+Napi::Value utf8_deltas(const Napi::CallbackInfo & info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) {
+        throw Napi::TypeError::New(env, "Expected `pieces` to be an array of Uint8Array");
+    }
+    const Napi::Array pieces = info[0].As<Napi::Array>();
+    Utf8Stream stream;
+    Napi::Array out = Napi::Array::New(env);
+    for (uint32_t i = 0; i <= pieces.Length(); ++i) {
+        std::string delta;
+        if (i < pieces.Length()) {
+            const Napi::Value piece = pieces.Get(i);
+            if (!piece.IsTypedArray() || piece.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+                throw Napi::TypeError::New(env, "Expected `pieces[" + std::to_string(i) + "]` to be a Uint8Array");
+            }
+            const Napi::Uint8Array bytes = piece.As<Napi::Uint8Array>();
+            delta = stream.push(std::string((const char *) bytes.Data(), bytes.ByteLength()));
+        } else {
+            delta = stream.flush();
+        }
+        out.Set(i, Napi::String::New(env, delta));
+    }
+    return out;
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
     log_capture_install();
     ggml_set_abort_callback(throw_on_ggml_abort);
@@ -128,6 +157,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadBackends", Napi::Function::New(env, load_backends, "loadBackends"));
     exports.Set("takeLog", Napi::Function::New(env, take_log, "takeLog"));
     exports.Set("checkGguf", Napi::Function::New(env, check_gguf, "checkGguf"));
+    exports.Set("utf8Deltas", Napi::Function::New(env, utf8_deltas, "utf8Deltas"));
     return exports;
 }
 
