@@ -45,6 +45,10 @@ export class Engine {
 
   /** Loads the models off the JavaScript thread. Rejects with an error naming the file and the fix on bad input. */
   static async load(options: LoadOptions): Promise<Engine> {
+    checkOptionKeys(options, LOAD_OPTION_KEYS, 'options');
+    if (options.gpu !== undefined && typeof options.gpu !== 'boolean') {
+      throw new TypeError(`Expected \`options.gpu\` to be a boolean, got ${JSON.stringify(options.gpu)}`);
+    }
     const logger = options.logger ?? createLogger('engine');
     const { addon, backends } = loadNative({ gpu: options.gpu });
 
@@ -104,8 +108,18 @@ export class Engine {
    * Starts a generation and returns its event stream. Invalid options, a prompt longer than the context and a
    * disposed engine throw here, before anything runs. One generation runs at a time.
    */
-  generate(promptTokens: Int32Array | number[], options: GenerateOptions = {}): AsyncIterableIterator<EngineEvent> {
-    const { signal, probe, exit, ...rest } = options;
+  generate(promptTokens: Int32Array | number[], options: GenerateOptions | null = {}): AsyncIterableIterator<EngineEvent> {
+    const { signal, probe, exit, ...rest } = options ?? {};
+    checkOptionKeys(options ?? {}, GENERATE_OPTION_KEYS, 'options');
+    for (const [name, value, keys] of [['exit', exit, EXIT_OPTION_KEYS], ['probe', probe, PROBE_OPTION_KEYS], ['sampling', rest.sampling, SAMPLING_OPTION_KEYS]] as const) {
+      if (value !== undefined && value !== null && typeof value === 'object') checkOptionKeys(value, keys, `options.${name}`);
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`Expected \`options.signal\` to be an AbortSignal, got ${typeof signal}`);
+    }
+    if (probe?.answerPrefix !== undefined && typeof probe.answerPrefix !== 'string') {
+      throw new TypeError(`Expected \`options.probe.answerPrefix\` to be a string, got ${typeof probe.answerPrefix}`);
+    }
     if (signal?.aborted) {
       throw new Error('the generation was aborted before it started');
     }
@@ -162,6 +176,26 @@ function forwardLog(addon: NativeAddon, logger: Logger): void {
   }
 }
 
+const LOAD_OPTION_KEYS = [
+  'targetPath', 'draftPath', 'signalsPath', 'threads', 'threadsBatch', 'contextSize', 'batchSize', 'gpuLayers',
+  'flashAttention', 'gpu', 'logger',
+];
+const GENERATE_OPTION_KEYS = [
+  'mode', 'sampling', 'maxTokens', 'thinkingBudget', 'startInThinking', 'draftTokens', 'exit', 'probe', 'reportTokens', 'signal',
+];
+const SAMPLING_OPTION_KEYS = ['greedy', 'temperature', 'topP', 'seed'];
+const EXIT_OPTION_KEYS = ['enabled', 'alpha', 'confidenceThreshold', 'progressThreshold', 'remainThreshold', 'boundaryTokens'];
+const PROBE_OPTION_KEYS = ['tokens', 'threshold', 'answerPrefix'];
+
+/** Rejects keys an options object does not know, so that a typo such as `max_tokens` is not silently ignored. */
+function checkOptionKeys(options: object, known: readonly string[], name: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`Unknown option \`${name}.${key}\`; expected one of ${known.join(', ')}`);
+    }
+  }
+}
+
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
@@ -171,6 +205,7 @@ class EventStream implements AsyncIterableIterator<EngineEvent> {
   private readonly queue: EngineEvent[] = [];
   private waiting: ((result: IteratorResult<EngineEvent>) => void) | undefined;
   private finished = false;
+  private onFinished: (() => void) | undefined;
 
   constructor(private readonly onEarlyReturn: () => void) {}
 
@@ -183,7 +218,10 @@ class EventStream implements AsyncIterableIterator<EngineEvent> {
       } else {
         this.queue.push(event);
       }
-      if (event.type === 'done') this.finished = true;
+      if (event.type === 'done') {
+        this.finished = true;
+        this.onFinished?.();
+      }
     }
   }
 
@@ -196,10 +234,17 @@ class EventStream implements AsyncIterableIterator<EngineEvent> {
     });
   }
 
-  return(): Promise<IteratorResult<EngineEvent>> {
-    if (!this.finished) this.onEarlyReturn();
+  /** Aborts the generation and resolves once it has ended, so the engine is free for the next one. */
+  async return(): Promise<IteratorResult<EngineEvent>> {
+    if (!this.finished) {
+      const ended = new Promise<void>((resolve) => {
+        this.onFinished = resolve;
+      });
+      this.onEarlyReturn();
+      await ended;
+    }
     this.queue.length = 0;
-    return Promise.resolve({ value: undefined, done: true });
+    return { value: undefined, done: true };
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<EngineEvent> {

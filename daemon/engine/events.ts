@@ -84,6 +84,7 @@ export interface GenerationStats {
   /** From the call to the first generated token. */
   timeToFirstTokenMs: number;
   decodeMs: number;
+  /** `generatedTokens` over `decodeMs`; forced tokens, decoded in one batch, count too. */
   decodeTokensPerSecond: number;
   /** Target verification passes, forced-token passes excluded. */
   steps: number;
@@ -91,8 +92,10 @@ export interface GenerationStats {
   acceptedDraftTokens: number;
   /** Tokens gained per verification pass, the target's own token included (1 without a draft). */
   meanAcceptedPerStep: number;
+  /** Tokens shown as thinking, a forced budget wrap-up included. */
   thinkingTokens: number;
   answerTokens: number;
+  /** Every generated or forced token: thinking, answer, and the `<think>` and `</think>` markers, which count in neither phase. */
   generatedTokens: number;
   probes: number;
   probeMs: number;

@@ -53,6 +53,8 @@ export interface NativeAddon {
   checkGguf(path: string, role: string): { architecture: string; tensors: number; tokens: number };
   /** Splits byte pieces into text deltas as generation does; one delta per piece, then the flushed rest. */
   utf8Deltas(pieces: Uint8Array[]): string[];
+  /** Aborts and joins every running generation of this JavaScript environment. */
+  stopAll(): void;
 }
 
 function findPackageDir(name: string, from: string): string | undefined {
@@ -106,6 +108,9 @@ export function loadNative(options: { gpu?: boolean } = {}): { addon: NativeAddo
   backends = loaded.loadBackends(path.join(cpuPackage, 'bins', platform), gpuLibraries);
   // The failures are in the report; the same lines in the log would repeat them.
   loaded.takeLog();
+  // A generation thread still decoding when exit() destroys ggml's static
+  // objects crashes the process; the 'exit' event comes before that.
+  process.on('exit', () => loaded.stopAll());
   addon = loaded;
   return { addon, backends };
 }

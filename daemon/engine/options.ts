@@ -14,7 +14,7 @@ export interface LoadOptions {
   threads?: number;
   /** Threads for prompt and verification batches. Default: `threads`. */
   threadsBatch?: number;
-  /** KV cache size in tokens. Default 4096. */
+  /** KV cache size in tokens. Default 4096. llama.cpp rounds it up to a multiple of 256; `description.contextSize` gives the size used. */
   contextSize?: number;
   /** Largest batch handed to llama_decode, in tokens. Default 512. */
   batchSize?: number;

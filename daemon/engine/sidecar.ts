@@ -54,7 +54,8 @@ const KNOWN_ACTIVATIONS: readonly SignalActivation[] = ['sigmoid', 'exp'];
 const MAX_HEADER_BYTES = 100_000_000;
 const HEADER_LENGTH_BYTES = 8;
 
-const REEXPORT_HINT = 'Re-create the sidecar with `specexit calibrate`.';
+// TODO: name `specexit calibrate` here once the CLI has it.
+const REEXPORT_HINT = 'Re-create the sidecar from its calibration run or SpecExit checkpoint.';
 
 /** Reads and validates a sidecar; BF16 weights are widened to float32. Throws an Error naming the file on invalid input. */
 export async function readSignalSidecar(path: string): Promise<SignalSidecar> {
@@ -149,7 +150,7 @@ async function readSidecarFile(path: string): Promise<Buffer> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new Error(
-        `Signal sidecar not found: ${path}. Check the path, or create the sidecar with \`specexit calibrate\`.`,
+        `Signal sidecar not found: ${path}. Check the path in the model settings.`,
         { cause: error },
       );
     }

@@ -8,10 +8,14 @@
 #include "ggml.h"
 #include "llama.h"
 
+#include "log.h"
+
 #include <napi.h>
 
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace specexit {
 
@@ -28,8 +32,43 @@ void throw_on_ggml_abort(const char * message) {
     throw std::runtime_error(std::string("llama.cpp internal check failed: ") + (message ? message : ""));
 }
 
+// Backends are registered once per process; each environment gets its own
+// copy of the report.
+struct BackendDevice {
+    std::string name;
+    std::string description;
+    std::string type;
+};
+struct BackendFailure {
+    std::string library;
+    std::string reason;
+};
+std::mutex g_backends_mutex;
 bool g_backends_loaded = false;
-Napi::ObjectReference g_backend_report;
+std::vector<BackendDevice> g_devices;
+std::vector<BackendFailure> g_failures;
+
+Napi::Object backend_report(Napi::Env env) {
+    Napi::Array devices = Napi::Array::New(env, g_devices.size());
+    for (size_t i = 0; i < g_devices.size(); ++i) {
+        Napi::Object device = Napi::Object::New(env);
+        device.Set("name", g_devices[i].name);
+        device.Set("description", g_devices[i].description);
+        device.Set("type", g_devices[i].type);
+        devices.Set((uint32_t) i, device);
+    }
+    Napi::Array failures = Napi::Array::New(env, g_failures.size());
+    for (size_t i = 0; i < g_failures.size(); ++i) {
+        Napi::Object failure = Napi::Object::New(env);
+        failure.Set("library", g_failures[i].library);
+        failure.Set("reason", g_failures[i].reason);
+        failures.Set((uint32_t) i, failure);
+    }
+    Napi::Object report = Napi::Object::New(env);
+    report.Set("devices", devices);
+    report.Set("failures", failures);
+    return report;
+}
 
 std::string device_type_name(enum ggml_backend_dev_type type) {
     switch (type) {
@@ -44,50 +83,47 @@ std::string device_type_name(enum ggml_backend_dev_type type) {
 // loadBackends(cpuDir, gpuLibraries): registers the best CPU variant found in
 // cpuDir and tries each GPU backend library in turn. Returns the devices and,
 // for each GPU library that failed, why. Later calls return the first report.
+// stopAll(): aborts and joins every running generation of this environment.
+// The TypeScript layer calls it from process.on('exit'), which runs before
+// exit() starts destroying llama.cpp's and ggml's static objects; a C atexit
+// handler would run after some of them, because ggml creates several lazily.
+Napi::Value stop_all(const Napi::CallbackInfo & info) {
+    Engine::stop_all(info.Env());
+    return info.Env().Undefined();
+}
+
 Napi::Value load_backends(const Napi::CallbackInfo & info) {
     const Napi::Env env = info.Env();
+    std::lock_guard<std::mutex> lock(g_backends_mutex);
     if (g_backends_loaded) {
-        return g_backend_report.Value();
+        return backend_report(env);
     }
     if (info.Length() < 1 || !info[0].IsString()) {
         throw Napi::TypeError::New(env, "Expected `cpuDir` to be the folder of the prebuilt llama.cpp libraries");
     }
     const std::string cpu_dir = info[0].As<Napi::String>().Utf8Value();
 
-    Napi::Array failures = Napi::Array::New(env);
     if (info.Length() > 1 && info[1].IsArray()) {
         const Napi::Array libs = info[1].As<Napi::Array>();
         for (uint32_t i = 0; i < libs.Length(); ++i) {
             const std::string path = libs.Get(i).ToString().Utf8Value();
             log_clear_recent_errors();
             if (ggml_backend_load(path.c_str()) == nullptr) {
-                Napi::Object failure = Napi::Object::New(env);
-                failure.Set("library", path);
                 const std::string why = log_recent_errors();
-                failure.Set("reason", why.empty() ? "the library did not load" : why);
-                failures.Set(failures.Length(), failure);
+                g_failures.push_back({ path, why.empty() ? "the library did not load" : why });
             }
         }
     }
     ggml_backend_load_all_from_path(cpu_dir.c_str());
     llama_backend_init();
 
-    Napi::Array devices = Napi::Array::New(env);
     for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-        Napi::Object device = Napi::Object::New(env);
-        device.Set("name", ggml_backend_dev_name(dev));
-        device.Set("description", ggml_backend_dev_description(dev));
-        device.Set("type", device_type_name(ggml_backend_dev_type(dev)));
-        devices.Set(devices.Length(), device);
+        g_devices.push_back({ ggml_backend_dev_name(dev), ggml_backend_dev_description(dev),
+                              device_type_name(ggml_backend_dev_type(dev)) });
     }
-
-    Napi::Object report = Napi::Object::New(env);
-    report.Set("devices", devices);
-    report.Set("failures", failures);
-    g_backend_report = Napi::Persistent(report);
     g_backends_loaded = true;
-    return report;
+    return backend_report(env);
 }
 
 Napi::Value take_log(const Napi::CallbackInfo & info) {
@@ -151,13 +187,20 @@ Napi::Value utf8_deltas(const Napi::CallbackInfo & info) {
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-    log_capture_install();
-    ggml_set_abort_callback(throw_on_ggml_abort);
+    static std::once_flag process_setup;
+    std::call_once(process_setup, []() {
+        log_capture_install();
+        ggml_set_abort_callback(throw_on_ggml_abort);
+        // The drafter logs through llama.cpp's common logger straight to
+        // stderr; its failures reach the caller as notices instead.
+        common_log_pause(common_log_main());
+    });
     exports.Set("Engine", Engine::define(env));
     exports.Set("loadBackends", Napi::Function::New(env, load_backends, "loadBackends"));
     exports.Set("takeLog", Napi::Function::New(env, take_log, "takeLog"));
     exports.Set("checkGguf", Napi::Function::New(env, check_gguf, "checkGguf"));
     exports.Set("utf8Deltas", Napi::Function::New(env, utf8_deltas, "utf8Deltas"));
+    exports.Set("stopAll", Napi::Function::New(env, stop_all, "stopAll"));
     return exports;
 }
 

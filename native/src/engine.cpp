@@ -5,6 +5,7 @@
 #include "options.h"
 
 #include <mutex>
+#include <set>
 #include <vector>
 
 namespace specexit {
@@ -12,6 +13,15 @@ namespace specexit {
 namespace {
 
 // ---- loading, off the JavaScript thread ----
+
+// Per-environment state: a worker thread or a second module instance has its
+// own JavaScript environment, and references must not cross environments.
+struct AddonData {
+    Napi::FunctionReference constructor;
+};
+
+std::mutex g_engines_mutex;
+std::set<Engine *> g_engines;
 
 class LoadWorker : public Napi::AsyncWorker {
 public:
@@ -59,35 +69,56 @@ struct EventQueue {
     Napi::ObjectReference engine_ref; // keeps the engine alive while generating
 };
 
-void deliver(Napi::Env env, Napi::Function callback, EventQueue * queue, std::nullptr_t *) {
+// The queue is shared by the worker thread and the thread-safe function, and
+// lives until both are done with it: during environment teardown the function
+// can be finalized while the thread still runs.
+using QueueRef = std::shared_ptr<EventQueue>;
+
+void deliver(Napi::Env env, Napi::Function callback, QueueRef * queue_ref, std::nullptr_t *) {
+    // A null env means the environment is shutting down and drains calls
+    // still queued after the finalizer has already freed `queue_ref`.
+    if (env == nullptr) {
+        return;
+    }
+    EventQueue * queue = queue_ref->get();
     std::vector<Event> events;
     {
         std::lock_guard<std::mutex> lock(queue->mutex);
         events.swap(queue->events);
         queue->call_pending = false;
     }
-    if (env == nullptr || events.empty()) {
+    if (events.empty()) {
         return;
     }
-    Napi::Array array = Napi::Array::New(env, events.size());
-    for (size_t i = 0; i < events.size(); ++i) {
-        array.Set((uint32_t) i, event_to_js(env, events[i]));
-        if (events[i].kind == Event::Kind::Done) {
+    for (const Event & event : events) {
+        if (event.kind == Event::Kind::Done) {
             // The loop is over and touches no llama.cpp state any more, so the
             // callback may start the next generation right away.
             queue->engine->generation_finished();
         }
     }
-    callback.Call({ array });
+    try {
+        Napi::Array array = Napi::Array::New(env, events.size());
+        for (size_t i = 0; i < events.size(); ++i) {
+            array.Set((uint32_t) i, event_to_js(env, events[i]));
+        }
+        callback.Call({ array });
+    } catch (const Napi::Error & error) {
+        // An exception from the callback is the caller's bug: hand it to
+        // Node's uncaught-exception handling. While the environment shuts
+        // down, N-API calls fail and nothing can be reported.
+        try {
+            error.ThrowAsJavaScriptException();
+        } catch (const Napi::Error &) {
+        }
+    }
 }
 
-using EventFunction = Napi::TypedThreadSafeFunction<EventQueue, std::nullptr_t, deliver>;
+using EventFunction = Napi::TypedThreadSafeFunction<QueueRef, std::nullptr_t, deliver>;
 
 } // namespace
 
 // ---- the class ----
-
-static Napi::FunctionReference * g_constructor = nullptr;
 
 Napi::Function Engine::define(Napi::Env env) {
     Napi::Function cls = DefineClass(env, "Engine",
@@ -100,17 +131,40 @@ Napi::Function Engine::define(Napi::Env env) {
                                          InstanceMethod("abort", &Engine::abort),
                                          InstanceMethod("dispose", &Engine::dispose),
                                      });
-    g_constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+    auto * data = new AddonData();
+    data->constructor = Napi::Persistent(cls);
+    env.SetInstanceData(data);
+    env.AddCleanupHook([env]() { Engine::stop_all(env); });
     return cls;
 }
 
-Engine::Engine(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Engine>(info) {}
+Engine::Engine(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Engine>(info), env_(info.Env()) {
+    std::lock_guard<std::mutex> lock(g_engines_mutex);
+    g_engines.insert(this);
+}
 
 Engine::~Engine() {
+    {
+        std::lock_guard<std::mutex> lock(g_engines_mutex);
+        g_engines.erase(this);
+    }
+    stop_generation();
+}
+
+void Engine::stop_generation() {
     if (models_) {
         models_->abort.store(true);
     }
     join_worker();
+}
+
+void Engine::stop_all(napi_env env) {
+    std::lock_guard<std::mutex> lock(g_engines_mutex);
+    for (Engine * engine : g_engines) {
+        if (env == nullptr || engine->env_ == env) {
+            engine->stop_generation();
+        }
+    }
 }
 
 void Engine::join_worker() {
@@ -133,7 +187,7 @@ Napi::Value Engine::load(const Napi::CallbackInfo & info) {
         throw Napi::TypeError::New(env, "Expected `options` to be an object with targetPath");
     }
     LoadOptions options = read_load_options(info[0].As<Napi::Object>());
-    auto * worker = new LoadWorker(env, std::move(options), *g_constructor);
+    auto * worker = new LoadWorker(env, std::move(options), env.GetInstanceData<AddonData>()->constructor);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -224,11 +278,11 @@ Napi::Value Engine::detokenize(const Napi::CallbackInfo & info) {
     const llama_vocab * vocab = llama_model_get_vocab(m.model_tgt);
     std::string text(tokens.size() * 8 + 16, '\0');
     int32_t n = llama_detokenize(vocab, tokens.data(), (int32_t) tokens.size(), text.data(), (int32_t) text.size(),
-                                 false, !special);
+                                 false, special);
     if (n < 0) {
         text.resize((size_t) -n);
         n = llama_detokenize(vocab, tokens.data(), (int32_t) tokens.size(), text.data(), (int32_t) text.size(), false,
-                             !special);
+                             special);
     }
     text.resize(n > 0 ? (size_t) n : 0);
     return Napi::String::New(env, text);
@@ -291,15 +345,14 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
 
     join_worker(); // the previous generation has sent its done event; its thread is ending
 
-    auto * queue = new EventQueue();
+    auto queue = std::make_shared<EventQueue>();
     queue->engine = this;
     queue->engine_ref = Napi::Persistent(Value());
-    EventFunction tsfn = EventFunction::New(
-        env, info[2].As<Napi::Function>(), "specexit.generate", 0, 1, queue,
-        [](Napi::Env, void *, EventQueue * q) {
-            q->engine_ref.Reset();
-            delete q;
-        });
+    EventFunction tsfn = EventFunction::New(env, info[2].As<Napi::Function>(), "specexit.generate", 0, 1,
+                                            new QueueRef(queue), [](Napi::Env, void *, QueueRef * ref) {
+                                                (*ref)->engine_ref.Reset();
+                                                delete ref;
+                                            });
 
     generating_ = true;
     m.abort.store(false);
@@ -315,7 +368,7 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
 
     std::atomic<bool> * abort_flag = &m.abort;
     worker_ = std::thread([gc, prompt, options, queue, tsfn, abort_flag]() mutable {
-        const EventSink sink = [queue, &tsfn](Event && event) {
+        const EventSink sink = [&queue, &tsfn](Event && event) {
             bool schedule = false;
             {
                 std::lock_guard<std::mutex> lock(queue->mutex);
@@ -351,10 +404,7 @@ Napi::Value Engine::abort(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value Engine::dispose(const Napi::CallbackInfo & info) {
-    if (models_) {
-        models_->abort.store(true);
-    }
-    join_worker(); // the loop checks the flag between steps and inside decodes
+    stop_generation(); // the loop checks the flag between steps and inside decodes
     models_.reset();
     return info.Env().Undefined();
 }

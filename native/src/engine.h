@@ -20,6 +20,12 @@ public:
     Engine(const Napi::CallbackInfo & info);
     ~Engine() override;
 
+    // Aborts and joins the generations of every engine created in `env`, or
+    // of every engine when `env` is null. Run at environment teardown and at
+    // process exit: a generation thread left running then would decode while
+    // llama.cpp's globals are destroyed.
+    static void stop_all(napi_env env);
+
     // Called by the load worker on the JavaScript thread.
     void adopt(std::unique_ptr<LoadedModels> models) { models_ = std::move(models); }
     void generation_finished() { generating_ = false; }
@@ -37,10 +43,12 @@ private:
     // Throws a JavaScript error naming `method` when the engine was disposed.
     LoadedModels & models(const Napi::Env & env, const char * method);
     void join_worker();
+    void stop_generation();
 
     std::unique_ptr<LoadedModels> models_;
     std::thread worker_;
     bool generating_ = false;
+    napi_env env_;
 };
 
 } // namespace specexit

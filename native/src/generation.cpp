@@ -91,6 +91,7 @@ private:
     void draft(std::vector<llama_token> & draft_tokens);
     void decode_target(const std::vector<llama_token> & tokens, bool want_logits);
     size_t walk(const std::vector<llama_token> & ids, bool forced);
+    void force_budget_wrapup();
     void fold_signals(int32_t n_rows);
     bool run_probe();
     void drop_speculative(const std::string & why);
@@ -139,6 +140,7 @@ private:
     bool first_token_seen_ = false;
     int32_t step_tokens_ = 0;           // tokens gained in verification steps, for the mean
     float last_probe_score_ = 0.0f;
+    bool probe_skip_noticed_ = false;
 };
 
 void Generation::init_sampler() {
@@ -286,29 +288,33 @@ void Generation::draft(std::vector<llama_token> & draft_tokens) {
     stats_.drafted_tokens += (int32_t) draft_tokens.size();
 }
 
-// Decodes `tokens` at n_past_ onwards and lets the drafter see the batch.
+// Decodes `tokens` at n_past_ onwards and lets the drafter see each batch.
+// Forced tokens (no logits) may exceed the batch size and go in pieces.
 void Generation::decode_target(const std::vector<llama_token> & tokens, bool want_logits) {
     if (n_past_ + (llama_pos) tokens.size() > n_ctx_) {
         throw Finish{ "context" };
     }
     llama_batch & batch = batch_.batch;
-    common_batch_clear(batch);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        common_batch_add(batch, tokens[i], n_past_ + (llama_pos) i, { 0 }, want_logits);
-    }
-    const int32_t rc = llama_decode(gc_.ctx_tgt, batch);
-    if (rc == 1) {
-        throw Finish{ "context" };
-    }
-    if (rc == 2) {
-        throw Finish{ "aborted" };
-    }
-    if (rc != 0) {
-        throw std::runtime_error("llama_decode failed at position " + std::to_string(n_past_) + " (code " +
-                                 std::to_string(rc) + "): " + log_recent_errors());
-    }
-    if (spec_ && !common_speculative_process(spec_.get(), batch)) {
-        drop_speculative("the draft failed to process a verification batch");
+    for (size_t start = 0; start < tokens.size(); start += (size_t) n_batch_) {
+        const size_t n = std::min(tokens.size() - start, (size_t) n_batch_);
+        common_batch_clear(batch);
+        for (size_t i = 0; i < n; ++i) {
+            common_batch_add(batch, tokens[start + i], n_past_ + (llama_pos) (start + i), { 0 }, want_logits);
+        }
+        const int32_t rc = llama_decode(gc_.ctx_tgt, batch);
+        if (rc == 1) {
+            throw Finish{ "context" };
+        }
+        if (rc == 2) {
+            throw Finish{ "aborted" };
+        }
+        if (rc != 0) {
+            throw std::runtime_error("llama_decode failed at position " + std::to_string(n_past_ + (llama_pos) start) +
+                                     " (code " + std::to_string(rc) + "): " + log_recent_errors());
+        }
+        if (spec_ && !common_speculative_process(spec_.get(), batch)) {
+            drop_speculative("the draft failed to process a verification batch");
+        }
     }
 }
 
@@ -404,15 +410,7 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
 
         // The thinking budget: Qwen's wrap-up sentence, then </think>.
         if (opt_.thinking_budget >= 0 && stats_.thinking_tokens >= opt_.thinking_budget) {
-            forced_ = opt_.budget_wrapup;
-            forced_.push_back(gc_.think_end);
-            exit_taken_ = true;
-            Event exit{ Event::Kind::Exit };
-            exit.text = "budget";
-            exit.step = stats_.steps;
-            exit.position = stats_.generated_tokens;
-            exit.smoothed = smoother_.value();
-            emit(std::move(exit));
+            force_budget_wrapup();
             return k + 1;
         }
 
@@ -437,6 +435,18 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
         }
     }
     return ids.size();
+}
+
+void Generation::force_budget_wrapup() {
+    forced_ = opt_.budget_wrapup;
+    forced_.push_back(gc_.think_end);
+    exit_taken_ = true;
+    Event exit{ Event::Kind::Exit };
+    exit.text = "budget";
+    exit.step = stats_.steps;
+    exit.position = stats_.generated_tokens;
+    exit.smoothed = smoother_.value();
+    emit(std::move(exit));
 }
 
 // Folds the mean signal triple of the first `n_rows` rows of the last target
@@ -478,7 +488,13 @@ bool Generation::run_probe() {
     tokens.insert(tokens.end(), opt_.probe.answer_prefix.begin(), opt_.probe.answer_prefix.end());
     if (n_past_ + (llama_pos) tokens.size() + opt_.probe.n_tokens > n_ctx_ ||
         (int32_t) tokens.size() > n_batch_) {
-        return false; // no room to probe; keep thinking
+        if (!probe_skip_noticed_) {
+            probe_skip_noticed_ = true;
+            emit({ Event::Kind::Notice, false,
+                   "a probe of " + std::to_string(tokens.size()) + " tokens does not fit the batch of " +
+                       std::to_string(n_batch_) + " or the free context; thinking goes on without probes" });
+        }
+        return false;
     }
 
     llama_memory_t mem = llama_get_memory(gc_.ctx_tgt);
@@ -569,6 +585,11 @@ void Generation::run() {
     stats_.prefill_ms = ms_since(t_start_);
     t_decode_start_ = Clock::now();
     decode_started_ = true;
+
+    // A budget of 0 with the prompt already thinking: wrap up at once.
+    if (thinking_ && opt_.thinking_budget == 0) {
+        force_budget_wrapup();
+    }
 
     // ---- decode: draft, verify, accept, read signals, decide ----
     std::vector<llama_token> draft_tokens;

@@ -168,6 +168,11 @@ std::unique_ptr<LoadedModels> load_models(const LoadOptions & options) {
 
     // ---- target ----
     const GgufSummary target_summary = gguf_check_file(options.target_path, "target model");
+    if (target_summary.architecture == "eagle3") {
+        throw std::runtime_error("target model " + options.target_path +
+                                 " is an EAGLE-3 draft, which cannot generate on its own. Give it as draftPath and "
+                                 "the model it was trained for as targetPath");
+    }
     const bool needs_layer_inputs = !options.draft_path.empty() || options.has_signal_head;
     if (needs_layer_inputs && !exposes_layer_inputs(target_summary.architecture)) {
         throw std::runtime_error("target model " + options.target_path + " has architecture " +

@@ -7,15 +7,23 @@ namespace specexit {
 
 namespace {
 
+// Formats a number as written: integers in full, others with up to 17 digits.
+std::string format_number(double d) {
+    if (std::isnan(d)) return "NaN";
+    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+    char buf[64];
+    if (std::floor(d) == d && std::fabs(d) < 1e15) {
+        snprintf(buf, sizeof(buf), "%.0f", d);
+    } else {
+        snprintf(buf, sizeof(buf), "%.17g", d);
+    }
+    return buf;
+}
+
 std::string describe_value(const Napi::Value & value) {
     if (value.IsUndefined()) return "undefined";
     if (value.IsNull()) return "null";
-    if (value.IsNumber()) {
-        const double d = value.As<Napi::Number>().DoubleValue();
-        char buf[64];
-        snprintf(buf, sizeof(buf), "%g", d);
-        return buf;
-    }
+    if (value.IsNumber()) return format_number(value.As<Napi::Number>().DoubleValue());
     if (value.IsString()) return "\"" + value.As<Napi::String>().Utf8Value() + "\"";
     if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? "true" : "false";
     return value.IsArray() ? "an array" : "an object";
@@ -43,9 +51,10 @@ double get_number(const Napi::Object & obj, const char * key, const std::string 
     }
     const double d = value.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(d) || (integer && std::floor(d) != d) || d < min || d > max) {
-        char range[128];
-        snprintf(range, sizeof(range), "%s from %g to %g", integer ? "an integer" : "a number", min, max);
-        throw_range(obj.Env(), name, range, value);
+        throw_range(obj.Env(), name,
+                    std::string(integer ? "an integer" : "a number") + " from " + format_number(min) + " to " +
+                        format_number(max),
+                    value);
     }
     return d;
 }
@@ -209,7 +218,7 @@ GenerateOptions read_generate_options(const Napi::Object & options, const Loaded
                                         " needs an EAGLE-3 draft; load the engine with draftPath or use mode vanilla");
     }
     if (out.mode == Mode::SpecExit && !models.has_signal_head) {
-        throw Napi::Error::New(env, "mode specexit needs a signal head; load the engine with signalHead (a SpecExit "
+        throw Napi::Error::New(env, "mode specexit needs a signal head; load the engine with signalsPath (a SpecExit "
                                     "sidecar) or use mode probe");
     }
     if (out.mode == Mode::Probe && models.think_end == LLAMA_TOKEN_NULL) {
@@ -224,6 +233,10 @@ GenerateOptions read_generate_options(const Napi::Object & options, const Loaded
     out.start_in_thinking = get_bool(options, "startInThinking", p, false);
     out.n_draft = (int32_t) get_number(options, "draftTokens", p, 4, 0, 64, true);
     out.report_tokens = get_bool(options, "reportTokens", p, false);
+    if (out.mode == Mode::SpecExit && out.n_draft == 0) {
+        throw Napi::RangeError::New(env, "mode specexit reads its signals at verification steps and needs "
+                                         "options.draftTokens of at least 1, got 0; use mode vanilla for plain decoding");
+    }
 
     const Napi::Value wrapup = options.Get("budgetWrapupTokens");
     if (!wrapup.IsUndefined()) {

@@ -120,6 +120,14 @@ describe('bad input', () => {
     await assert.rejects(load(paths, { flashAttention: 'fast' as never }), /`options\.flashAttention` to be "auto", "on" or "off", got "fast"/);
   });
 
+  test('draft given as target is rejected', async () => {
+    await assert.rejects(load(paths, { targetPath: paths.draft }), /draft\.gguf is an EAGLE-3 draft.*Give it as draftPath/);
+  });
+
+  test('unknown load option is rejected', async () => {
+    await assert.rejects(load(paths, { contxtSize: 5 } as never), /Unknown option `options\.contxtSize`/);
+  });
+
   test('target given as draft is rejected', async () => {
     await assert.rejects(load(paths, { draftPath: paths.target }), /architecture qwen3; expected an EAGLE-3 draft/);
   });
@@ -147,6 +155,29 @@ describe('bad input', () => {
         assert.throws(() => engine.generate([97, 98], { maxTokens }), /`options\.maxTokens`.*integer from 1/);
       });
     }
+
+    test('maxTokens beyond the integer range', () => {
+      assert.throws(() => engine.generate([97, 98], { maxTokens: 2 ** 32 }), /integer from 1 to 2147483647, got 4294967296/);
+    });
+
+    test('unknown generate option is rejected', () => {
+      assert.throws(() => engine.generate([97, 98], { max_tokens: 1 } as never), /Unknown option `options\.max_tokens`/);
+      assert.throws(() => engine.generate([97, 98], { exit: { threshold: 1 } } as never), /Unknown option `options\.exit\.threshold`/);
+    });
+
+    test('signal that is not an AbortSignal', () => {
+      assert.throws(() => engine.generate([97, 98], { signal: 'x' as never }), /`options\.signal` to be an AbortSignal/);
+    });
+
+    test('specexit without draft tokens', () => {
+      assert.throws(() => engine.generate([97, 98], { mode: 'specexit', draftTokens: 0 }), /draftTokens of at least 1/);
+    });
+
+    test('detokenize renders special tokens on request', () => {
+      const tokens = engine.tokenize('<|im_start|>user\nhi<|im_end|>', { parseSpecial: true });
+      assert.equal(engine.detokenize(tokens), 'user\nhi');
+      assert.equal(engine.detokenize(tokens, { special: true }), '<|im_start|>user\nhi<|im_end|>');
+    });
 
     test('empty prompt', () => {
       assert.throws(() => engine.generate([], { maxTokens: 4 }), /at least one token/);
