@@ -398,7 +398,7 @@ async function main(): Promise<number> {
         `model: ${path.relative(ROOT, models.model)} (${engineReady.targetDescription})`,
         models.draft ? `draft: ${path.relative(ROOT, models.draft)} (${engineReady.draftDescription})` : 'draft: none',
         `prompt ${promptTokens.length} tokens (${promptTokens.length - 1} prefilled), ${options.tokens} generated, ` +
-          `${options.threads} threads, ${options.rounds} rounds, medians; node-llama-cpp ${setup.nodeLlamaCpp.version} ` +
+          `${options.threads} thread(s), ${options.rounds} round(s), medians; node-llama-cpp ${setup.nodeLlamaCpp.version} ` +
           `(llama.cpp ${peerReady.llamaCppRelease})`,
         '',
         ...formatHeadline(ratios, agreement),

@@ -158,22 +158,24 @@ function firstDifference(a: readonly number[], b: readonly number[]): number | u
 export function formatHeadline(ratios: Ratios, agreement: TokenAgreement): string[] {
   const goalMet = ratios.vanillaDecodeOverPeer >= DECODE_GOAL;
   const lines = [
-    `vanilla / node-llama-cpp: decode ${formatRatio(ratios.vanillaDecodeOverPeer)} ` +
+    `vanilla / node-llama-cpp: decode ${formatRatio(ratios.vanillaDecodeOverPeer)}` +
       `${formatRange(ratios.perRound.vanillaDecodeOverPeer)}, prefill ${formatRatio(ratios.vanillaPrefillOverPeer)} ` +
       `(goal: decode >= ${DECODE_GOAL.toFixed(2)}x, ${goalMet ? 'met' : 'NOT met'})`,
   ];
   for (const [mode, ratio] of Object.entries(ratios.decodeOverVanilla)) {
-    lines.push(`${mode} / vanilla: decode ${formatRatio(ratio)} ${formatRange(ratios.perRound.decodeOverVanilla[mode as Mode] ?? [])}`);
+    // The probe exits thinking early, so its tokens differ from vanilla's after the exit.
+    const note = mode === 'probe' ? ' (different tokens after its exit)' : '';
+    lines.push(`${mode} / vanilla: decode ${formatRatio(ratio)}${formatRange(ratios.perRound.decodeOverVanilla[mode as Mode] ?? [])}${note}`);
   }
   const peerLine =
     `greedy tokens, node-llama-cpp vs vanilla: ${agreement.peerMatchesVanilla === agreement.rounds ? 'match' : 'DIFFER'} ` +
-    `in ${agreement.peerMatchesVanilla} of ${agreement.rounds} rounds` +
+    `in ${agreement.peerMatchesVanilla} of ${plural(agreement.rounds, 'round')}` +
     (agreement.firstPeerDifference !== undefined ? ` (first difference at token ${agreement.firstPeerDifference})` : '');
   lines.push(peerLine);
   if (agreement.eagle3MatchesVanilla !== undefined) {
     lines.push(
       `greedy tokens, eagle3 vs vanilla: ${agreement.eagle3MatchesVanilla === agreement.rounds ? 'match' : 'DIFFER'} ` +
-        `in ${agreement.eagle3MatchesVanilla} of ${agreement.rounds} rounds`,
+        `in ${agreement.eagle3MatchesVanilla} of ${plural(agreement.rounds, 'round')}`,
     );
   }
   return lines;
@@ -221,7 +223,7 @@ function describeRow(row: RowSummary): string[] {
   if (row.thinkingTokens !== undefined) notes.push(`${row.thinkingTokens} of ${row.generatedTokens} tokens thinking`);
   if (row.exits) {
     notes.push(
-      row.exits.medianPosition === undefined ? 'no exit' : `exit in ${row.exits.rounds} rounds, at token ${row.exits.medianPosition}`,
+      row.exits.medianPosition === undefined ? 'no exit' : `exit in ${plural(row.exits.rounds, 'round')}, at token ${row.exits.medianPosition}`,
     );
   }
   if (row.probes !== undefined && row.probeMs !== undefined) {
@@ -238,8 +240,12 @@ function formatRatio(value: number): string {
   return `${value.toFixed(2)}x`;
 }
 
-/** Formats the spread of per-round ratios, for example "(rounds 0.91x to 1.12x)". */
+/** Formats the spread of per-round ratios with a leading space, for example " (rounds 0.91x to 1.12x)". */
 function formatRange(values: readonly number[]): string {
   if (values.length < 2) return '';
-  return `(rounds ${formatRatio(Math.min(...values))} to ${formatRatio(Math.max(...values))})`;
+  return ` (rounds ${formatRatio(Math.min(...values))} to ${formatRatio(Math.max(...values))})`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -57,7 +57,7 @@ const stampPath = path.join(sourceDir, '.specexit-release');
 if (!existsSync(stampPath) || readFileSync(stampPath, 'utf8') !== release) {
   log(`extracting llama.cpp ${release} headers from ${bundlePath}`);
   rmSync(sourceDir, { recursive: true, force: true });
-  execFileSync('git', ['clone', '--quiet', '--depth', '1', bundlePath, sourceDir], { stdio: 'inherit' });
+  execFileSync('git', ['-c', 'advice.detachedHead=false', 'clone', '--quiet', '--depth', '1', bundlePath, sourceDir], { stdio: 'inherit' });
   writeFileSync(stampPath, release);
 }
 
