@@ -91,7 +91,7 @@ private:
     void draft(std::vector<llama_token> & draft_tokens);
     void decode_target(const std::vector<llama_token> & tokens, bool want_logits);
     size_t walk(const std::vector<llama_token> & ids, bool forced);
-    void force_budget_wrapup();
+    void force_exit(const char * reason, const std::vector<llama_token> & before_end, float probe_score = 0.0f);
     void fold_signals(int32_t n_rows);
     bool run_probe();
     void drop_speculative(const std::string & why);
@@ -410,7 +410,7 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
 
         // The thinking budget: Qwen's wrap-up sentence, then </think>.
         if (opt_.thinking_budget >= 0 && stats_.thinking_tokens >= opt_.thinking_budget) {
-            force_budget_wrapup();
+            force_exit("budget", opt_.budget_wrapup);
             return k + 1;
         }
 
@@ -418,14 +418,7 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
             continue;
         }
         if (exit_allowed) {
-            forced_ = { gc_.think_end };
-            exit_taken_ = true;
-            Event exit{ Event::Kind::Exit };
-            exit.text = "specexit";
-            exit.step = stats_.steps;
-            exit.position = stats_.generated_tokens;
-            exit.smoothed = smoother_.value();
-            emit(std::move(exit));
+            force_exit("specexit", {});
             return k + 1;
         }
         if (opt_.mode == Mode::Probe) {
@@ -437,15 +430,18 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
     return ids.size();
 }
 
-void Generation::force_budget_wrapup() {
-    forced_ = opt_.budget_wrapup;
+// Ends thinking: queues `before_end` and </think> for the next step and
+// reports the exit with the signals and probe score that led to it.
+void Generation::force_exit(const char * reason, const std::vector<llama_token> & before_end, float probe_score) {
+    forced_ = before_end;
     forced_.push_back(gc_.think_end);
     exit_taken_ = true;
     Event exit{ Event::Kind::Exit };
-    exit.text = "budget";
+    exit.text = reason;
     exit.step = stats_.steps;
     exit.position = stats_.generated_tokens;
     exit.smoothed = smoother_.value();
+    exit.score = probe_score;
     emit(std::move(exit));
 }
 
@@ -588,7 +584,7 @@ void Generation::run() {
 
     // A budget of 0 with the prompt already thinking: wrap up at once.
     if (thinking_ && opt_.thinking_budget == 0) {
-        force_budget_wrapup();
+        force_exit("budget", opt_.budget_wrapup);
     }
 
     // ---- decode: draft, verify, accept, read signals, decide ----
@@ -663,14 +659,7 @@ void Generation::run() {
 
         if (finish_.empty() && opt_.mode == Mode::Probe && thinking_ && !exit_taken_ &&
             boundaries_.count(id_last_) > 0 && run_probe()) {
-            forced_ = { gc_.think_end };
-            exit_taken_ = true;
-            Event exit{ Event::Kind::Exit };
-            exit.text = "probe";
-            exit.step = stats_.steps;
-            exit.position = stats_.generated_tokens;
-            exit.score = last_probe_score_;
-            emit(std::move(exit));
+            force_exit("probe", {}, last_probe_score_);
         }
         if (n_past_ + 1 >= n_ctx_ && finish_.empty()) {
             finish_ = "context";
