@@ -24,7 +24,7 @@ import path from 'node:path';
 
 import { writeSignalSidecar } from '../daemon/engine/sidecar.ts';
 import { buildDraftGguf, type DraftHparams } from '../test/fixtures/draft-model.ts';
-import { describeFixtureModels, randomStream } from '../test/fixtures/generate.ts';
+import { describeFixtureModels, randomSignalSidecar, randomStream } from '../test/fixtures/generate.ts';
 import { ALIAS_NOISE, buildTargetGguf, type TargetHparams } from '../test/fixtures/target-model.ts';
 import { buildTokenEmbedding } from '../test/fixtures/token-chain.ts';
 
@@ -58,7 +58,6 @@ const LARGE_DRAFT_HPARAMS: Readonly<DraftHparams> = {
 export const LARGE_FIXTURE_DESCRIPTION = 'Qwen3, hidden 512, 24 layers, vocabulary 32768, f16';
 
 const LARGE_FIXTURE_SEED = 20251204;
-const SIGNAL_WEIGHT_STD = 0.05;
 
 export interface LargeFixturePaths {
   target: string;
@@ -103,16 +102,7 @@ export async function generateLargeFixtures(dir: string, seed = LARGE_FIXTURE_SE
   });
   await writeAtomically(paths.draft, draft.toBuffer());
 
-  await writeSignalSidecar(paths.signals, {
-    weight: randomStream(seed, 5).normalArray(3 * 3 * hiddenSize, SIGNAL_WEIGHT_STD),
-    hiddenSize,
-    targetLayers,
-    activations: ['sigmoid', 'sigmoid', 'exp'],
-    ewmaAlpha: 0.1,
-    confidenceThreshold: 0.8,
-    progressThreshold: 0.3,
-    remainThreshold: 200,
-  });
+  await writeSignalSidecar(paths.signals, randomSignalSidecar(randomStream(seed, 5), hiddenSize, targetLayers));
   return paths;
 }
 
