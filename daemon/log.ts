@@ -11,7 +11,7 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** The threshold: `SPECEXIT_LOG` (debug, info, warn, error), default `info`. */
+/** Returns the level threshold from `SPECEXIT_LOG` (debug, info, warn, error), default `info`. */
 function threshold(): number {
   const level = process.env.SPECEXIT_LOG as LogLevel | undefined;
   return level && level in ORDER ? ORDER[level] : ORDER.info;

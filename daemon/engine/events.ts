@@ -59,7 +59,7 @@ export interface ProbeEvent {
 /** Thinking was cut: `</think>` is forced after `position` generated tokens. */
 export interface ExitEvent {
   type: 'exit';
-  /** What cut it: the SpecExit signals, a probe, or the thinking budget. */
+  /** Cause of the cut: the SpecExit signals, a probe, or the thinking budget. */
   reason: 'specexit' | 'probe' | 'budget';
   step: number;
   /** Tokens generated before the forced `</think>`. */

@@ -24,9 +24,9 @@ namespace {
 // ggml reports a failed internal assertion through this callback and then
 // calls abort(). Throwing here unwinds to the nearest C++ handler instead (the
 // load worker, the generation loop), which turns it into a JavaScript error.
-// NOTE: this is a last resort for defects the checks before each llama.cpp call
-// missed; an assertion inside a noexcept function or a ggml worker thread still
-// ends the process.
+// NOTE: this is a last resort for defects that the checks before each
+// llama.cpp call missed. An assertion inside a noexcept function or a ggml
+// worker thread still ends the process.
 void throw_on_ggml_abort(const char * message) {
     log_line(GGML_LOG_LEVEL_ERROR, std::string("ggml assertion: ") + (message ? message : ""));
     throw std::runtime_error(std::string("llama.cpp internal check failed: ") + (message ? message : ""));
@@ -85,7 +85,7 @@ std::string device_type_name(enum ggml_backend_dev_type type) {
 // for each GPU library that failed, why. Later calls return the first report.
 // stopAll(): aborts and joins every running generation of this environment.
 // The TypeScript layer calls it from process.on('exit'), which runs before
-// exit() starts destroying llama.cpp's and ggml's static objects; a C atexit
+// exit() starts destroying llama.cpp's and ggml's static objects. A C atexit
 // handler would run after some of them, because ggml creates several lazily.
 Napi::Value stop_all(const Napi::CallbackInfo & info) {
     Engine::stop_all(info.Env());
@@ -109,8 +109,8 @@ Napi::Value load_backends(const Napi::CallbackInfo & info) {
             const std::string path = libs.Get(i).ToString().Utf8Value();
             log_clear_recent_errors();
             if (ggml_backend_load(path.c_str()) == nullptr) {
-                const std::string why = log_recent_errors();
-                g_failures.push_back({ path, why.empty() ? "the library did not load" : why });
+                const std::string log_errors = log_recent_errors();
+                g_failures.push_back({ path, log_errors.empty() ? "the library did not load" : log_errors });
             }
         }
     }

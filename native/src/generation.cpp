@@ -94,7 +94,7 @@ private:
     void force_exit(const char * reason, const std::vector<llama_token> & before_end, float probe_score = 0.0f);
     void fold_signals(int32_t n_rows);
     bool run_probe();
-    void drop_speculative(const std::string & why);
+    void drop_speculative(const std::string & reason);
 
     // ---- output ----
     void emit_token_text(llama_token token);
@@ -201,9 +201,9 @@ void Generation::init_speculative() {
 
     try {
         spec_.reset(common_speculative_init(params, 1));
-        // NOTE: the drafter switches its layers on by itself at every start,
-        // which costs one graph reservation per speculative generation
-        // (a few ms on CPU); the state below records that.
+        // NOTE: the drafter switches its layers on by itself at every start.
+        // That costs one graph reservation per speculative generation (a few
+        // ms on CPU here), and the state below records the change.
         const llama_model * model_dft = llama_get_model(gc_.ctx_dft);
         const int32_t * ids = llama_model_target_layer_ids(model_dft);
         for (uint32_t k = 0; k < llama_model_target_layer_ids_n(model_dft); ++k) {
@@ -217,11 +217,11 @@ void Generation::init_speculative() {
     set_layer_extraction(spec_ != nullptr);
 }
 
-void Generation::drop_speculative(const std::string & why) {
+void Generation::drop_speculative(const std::string & reason) {
     spec_.reset();
     set_layer_extraction(false);
-    log_line(GGML_LOG_LEVEL_WARN, "specexit: " + why + "; continuing with plain decoding");
-    emit({ Event::Kind::Notice, false, why + "; continuing with plain decoding" });
+    log_line(GGML_LOG_LEVEL_WARN, "specexit: " + reason + "; continuing with plain decoding");
+    emit({ Event::Kind::Notice, false, reason + "; continuing with plain decoding" });
 }
 
 // Decodes every prompt token but the last; the last becomes id_last_, so the
@@ -620,8 +620,8 @@ void Generation::run() {
         decode_target(tokens, true);
         stats_.steps++;
 
-        // accept: the target samples at every position; the draft token
-        // stands while it equals the sample
+        // accept: the target samples at every position, and each draft
+        // token is kept while it equals the sample
         ids.clear();
         for (size_t i = 0; i <= draft_tokens.size(); ++i) {
             const llama_token sampled = llama_sampler_sample(sampler_.get(), gc_.ctx_tgt, (int32_t) i);

@@ -90,7 +90,7 @@ struct Event {
 
 using EventSink = std::function<void(Event &&)>;
 
-// What a generation borrows from its engine; the engine outlives it.
+// Models and contexts a generation borrows from its engine, which outlives it.
 struct GenerationContext {
     llama_model * model_tgt = nullptr;
     llama_context * ctx_tgt = nullptr;

@@ -1,7 +1,7 @@
 // Structural checks on a GGUF file before llama.cpp loads it. llama.cpp
 // rejects most bad files with an error, but a few defects end in an assertion
-// that aborts the whole process (duplicate token strings, short per-token
-// arrays, tensor data past the end of the file); those are caught here.
+// that aborts the whole process. Those are caught here: duplicate token
+// strings, short per-token arrays, and tensor data past the end of the file.
 #pragma once
 
 #include <cstdint>

@@ -70,8 +70,8 @@ llama_model * load_model_file(const std::string & path, const std::string & role
     log_clear_recent_errors();
     llama_model * model = llama_model_load_from_file(path.c_str(), params);
     if (!model) {
-        const std::string why = log_recent_errors();
-        throw std::runtime_error("failed to load the " + role + " " + path + (why.empty() ? "" : ": " + why) +
+        const std::string log_errors = log_recent_errors();
+        throw std::runtime_error("failed to load the " + role + " " + path + (log_errors.empty() ? "" : ": " + log_errors) +
                                  ". Check that it is a complete GGUF of a supported architecture");
     }
     return model;

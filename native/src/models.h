@@ -59,9 +59,9 @@ struct LoadedModels {
     llama_token think_end = LLAMA_TOKEN_NULL;
     std::vector<llama_token> boundary_tokens; // default step boundaries found in the vocabulary
 
-    // Which layer inputs the target context extracts now. Each change makes
-    // llama.cpp reserve its compute graphs again, so callers change only what
-    // differs.
+    // Per target layer, whether the context extracts its input now. Each
+    // change makes llama.cpp reserve its compute graphs again, so callers
+    // change only what differs.
     std::vector<bool> layer_inputs_on;
 
     // Set to stop the running generation; both contexts' abort callbacks read

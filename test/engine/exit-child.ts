@@ -5,11 +5,11 @@
 import { chatPrompt, loadFixtureEngine, QUESTIONS } from './helpers.ts';
 
 async function main(): Promise<void> {
-  const how = process.argv[2];
+  const ending = process.argv[2];
   const engine = await loadFixtureEngine({ contextSize: 4096 });
   const stream = engine.generate(chatPrompt(engine, QUESTIONS[0]!), { mode: 'eagle3', maxTokens: 4000 });
   setTimeout(() => {
-    if (how === 'exit') process.exit(0);
+    if (ending === 'exit') process.exit(0);
     throw new Error('uncaught on purpose');
   }, 50);
   for await (const event of stream) void event;

@@ -22,8 +22,8 @@ function ruleMet(s: SignalValues, rule: Rule): boolean {
 }
 
 /**
- * Where the exit must fire, computed from a run with the exit off: the first step whose preceding smoothed
- * signals meet the rule and whose tokens hold a boundary; the exit follows that step's first boundary token.
+ * Computes where the exit must fire from a run with the exit off. The exit step is the first whose preceding
+ * smoothed signals meet the rule and whose tokens contain a boundary, and the exit follows its first boundary token.
  * Returns the number of tokens generated up to and including that boundary, or undefined for no exit.
  */
 function expectedExitPosition(run: Collected, rule: Rule, boundaries: Set<number>): number | undefined {

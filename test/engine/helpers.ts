@@ -85,7 +85,7 @@ export async function collect(stream: AsyncIterable<EngineEvent>): Promise<Colle
   return out as Collected;
 }
 
-/** A chat prompt whose assistant turn already opened `<think>`, tokenized with the fixture's template markers. */
+/** Tokenizes a chat prompt whose assistant turn already opened `<think>`, with the fixture's template markers. */
 export function chatPrompt(engine: Engine, question: string): Int32Array {
   const head = engine.tokenize('<|im_start|>user\n', { parseSpecial: true });
   const body = engine.tokenize(question);

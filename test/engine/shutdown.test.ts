@@ -32,13 +32,13 @@ describe('shutdown during a generation', () => {
   // where the generation thread was when the process or worker ended.
   const repeats = 3;
 
-  for (const how of ['exit', 'throw']) {
-    test(`process ${how}`, async () => {
+  for (const ending of ['exit', 'throw']) {
+    test(`process ${ending}`, async () => {
       await getFixtures();
       for (let i = 0; i < repeats; i++) {
-        const outcome = await run('exit-child.ts', [how]);
+        const outcome = await run('exit-child.ts', [ending]);
         assert.equal(outcome.signal, null, `run ${i + 1}: the child died from ${outcome.signal}\n${outcome.stderr.slice(-2000)}`);
-        assert.equal(outcome.code, how === 'exit' ? 0 : 1, outcome.stderr.slice(-2000));
+        assert.equal(outcome.code, ending === 'exit' ? 0 : 1, outcome.stderr.slice(-2000));
       }
     });
   }
