@@ -7,7 +7,7 @@
  * closes only the connection that sent it; a daemon started for one client over stdio exits with it.
  *
  * Streamed notifications of an ask carry the `askId` the client chose in `AskParams`, because JSON-RPC request ids
- * are not visible to notification handlers. Times are milliseconds and sizes are bytes unless a field says
+ * are not visible to notification handlers. Times are milliseconds and sizes are bytes unless a field states
  * otherwise.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
@@ -25,7 +25,7 @@ import type { Mode } from './engine/options.ts';
 export type { ExitEvent, FinishReason, GenerationStats, Mode, Phase, ProbeEvent, SignalsEvent };
 export type { SignalValues } from './engine/events.ts';
 
-/** Version of this protocol; `initialize` returns it, and a client may refuse a daemon with another major version. */
+/** Version of this protocol. `initialize` returns it, so a client can reject a daemon with another major version. */
 export const PROTOCOL_VERSION = '1.0.0';
 
 /** The modes an ask can run in; see `Mode`. */
@@ -50,21 +50,31 @@ export const SpecExitErrorCodes = {
   modelNotFound: 1003,
   /** The ask's mode needs a file the model lacks, such as a draft for `eagle3`. */
   modeUnavailable: 1004,
-  /** The queue holds `DaemonLimits.maxQueueLength` asks already. */
+  /** The queue already contains `DaemonLimits.maxQueueLength` asks. */
   queueFull: 1005,
   /** The engine failed during the generation; the message carries its error. */
   generationFailed: 1006,
   /** The daemon is shutting down and takes no new work. */
   daemonStopping: 1007,
+  /** The question and selection alone do not fit the context; the message gives both token counts. */
+  promptTooLong: 1008,
 } as const;
 
 export type SpecExitErrorCode = (typeof SpecExitErrorCodes)[keyof typeof SpecExitErrorCodes];
+
+/** The LSP error codes the daemon uses besides JSON-RPC's own. */
+export const LspErrorCodes = {
+  /** A request other than `initialize` came before `initialize`. */
+  serverNotInitialized: -32002,
+  /** The request was cancelled with `$/cancelRequest` or because its client disconnected. */
+  requestCancelled: -32800,
+} as const;
 
 /** The `data` of a `ResponseError` with code `modelFileMissing`. */
 export interface ModelFileMissingData {
   /** Absolute path of the missing file. */
   path: string;
-  /** Which file of the model it is. */
+  /** Role of the file in the model. */
   role: 'target' | 'draft' | 'signals';
 }
 
@@ -120,12 +130,12 @@ export interface InitializeResult {
 
 export const InitializeRequest = new RequestType<InitializeParams, InitializeResult, void>('initialize');
 export const InitializedNotification = new NotificationType<object>('initialized');
-/** After `shutdown` the connection answers every request with -32600 until `exit`. */
+/** After `shutdown` the connection rejects every request with -32600 until `exit`. */
 export const ShutdownRequest = new RequestType0<null, void>('shutdown');
 export const ExitNotification = new NotificationType<void>('exit');
 
 /**
- * Stops the shared daemon for every client, after answering. The extension's "Restart daemon" sends it and then
+ * Stops the shared daemon for every client, after sending the response. The extension's "Restart daemon" sends it and then
  * reconnects, which starts a fresh daemon.
  */
 export const StopDaemonRequest = new RequestType0<null, void>('specexit/stopDaemon');
@@ -221,7 +231,7 @@ export interface AskResult {
  */
 export const AskRequest = new RequestType<AskParams, AskResult, void>('specexit/ask');
 
-/** Where an ask is. Phases come in this order, and any of them may be skipped. */
+/** Stage of an ask. Phases come in this order, and any of them may be skipped. */
 export type AskPhase = 'queued' | 'loading' | 'prefill' | 'thinking' | 'answer' | 'done';
 
 export interface AskPhaseParams {
@@ -309,7 +319,7 @@ export const StatsNotification = new NotificationType<StatsParams>('specexit/sta
 // Daemon state, status and models
 // ---------------------------------------------------------------------------------------------------------------
 
-/** What the daemon is doing, for the status bar. `error` is the state after a failed model load. */
+/** Activity of the daemon, for the status bar. `error` is the state after a failed model load. */
 export type DaemonState = 'starting' | 'loading' | 'ready' | 'thinking' | 'answering' | 'error';
 
 export interface StateParams {
@@ -357,7 +367,7 @@ export const StatusRequest = new RequestType0<StatusResult, void>('specexit/stat
 
 export interface ModelInfo {
   name: string;
-  /** Where the model was registered. */
+  /** Origin of the registration: the embedded model, a config file, CLI flags, or a client request. */
   source: 'embedded' | 'config' | 'cli' | 'client';
   target: string;
   draft: string | null;
@@ -405,7 +415,7 @@ export const LoadModelRequest = new RequestType<LoadModelParams, LoadedModelInfo
 export interface LoadProgressParams {
   model: string;
   kind: 'begin' | 'end' | 'failed';
-  /** What is happening, for a progress bar's label. */
+  /** Label for a progress bar. */
   message: string;
   /** Milliseconds since the load began; set on `end` and `failed`. */
   elapsedMs?: number;
