@@ -349,6 +349,8 @@ export interface StatusResult {
   uptimeMs: number;
   /** The loaded model, if any. */
   model: LoadedModelInfo | null;
+  /** Model loads since the daemon started; two clients sharing one daemon cause one load. */
+  modelLoads: number;
   /** `gpu` when the loaded model has layers offloaded to a GPU; `none` before a model is loaded. */
   backend: 'cpu' | 'gpu' | 'none';
   /** Devices llama.cpp registered, such as `CPU` or `CUDA0`; empty before a model is loaded. */

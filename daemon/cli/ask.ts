@@ -1,0 +1,122 @@
+/** `specexit ask`: sends one question to the shared daemon and streams the thinking and the answer to the terminal. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { ResponseError } from 'vscode-jsonrpc';
+
+import { CancellationTokenSource, DaemonClient } from '../client/daemon-client.ts';
+import { LspErrorCodes, type AskOptions, type AskParams, type AskResult, type CodeContext, type ThinkingExitParams } from '../protocol.ts';
+import { AskRenderer } from './render.ts';
+
+/** Surrounding lines sent with `--lines`; the daemon cuts them further when the prompt does not fit. */
+const SURROUNDING_LINES = 200;
+
+const LANGUAGE_IDS: Record<string, string> = {
+  '.py': 'python', '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript', '.ts': 'typescript', '.tsx': 'typescriptreact',
+  '.jsx': 'javascriptreact', '.c': 'c', '.h': 'c', '.cpp': 'cpp', '.cc': 'cpp', '.hpp': 'cpp', '.rs': 'rust', '.go': 'go',
+  '.java': 'java', '.rb': 'ruby', '.sh': 'shellscript', '.cs': 'csharp', '.kt': 'kotlin', '.swift': 'swift', '.php': 'php',
+};
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Parses `A-B` or `A` into a 1-based inclusive line range. */
+export function parseLineRange(value: string): { startLine: number; endLine: number } {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(value.trim());
+  const startLine = match ? Number(match[1]) : NaN;
+  const endLine = match?.[2] !== undefined ? Number(match[2]) : startLine;
+  if (!match || startLine < 1 || endLine < startLine) {
+    throw new UsageError(`Expected --lines to be A-B with 1 <= A <= B, got ${JSON.stringify(value)}`);
+  }
+  return { startLine, endLine };
+}
+
+/** Builds the code context of `--file F [--lines A-B]`: the selected lines and up to SURROUNDING_LINES around them. */
+export function readFileContext(file: string, lines: string | undefined): CodeContext {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const all = text.split(/\r?\n/);
+  if (all.at(-1) === '') all.pop();
+  const range = lines ? parseLineRange(lines) : { startLine: 1, endLine: Math.max(1, all.length) };
+  if (range.endLine > all.length && all.length > 0) {
+    throw new UsageError(`--lines ${lines} is past the end of ${file}, which has ${all.length} lines`);
+  }
+  const start = range.startLine - 1;
+  return {
+    path: file,
+    languageId: LANGUAGE_IDS[path.extname(file).toLowerCase()],
+    selection: { text: all.slice(start, range.endLine).join('\n'), ...range },
+    before: all.slice(Math.max(0, start - SURROUNDING_LINES), start).join('\n') || undefined,
+    after: all.slice(range.endLine, range.endLine + SURROUNDING_LINES).join('\n') || undefined,
+  };
+}
+
+export interface AskCommand {
+  question: string;
+  context?: CodeContext;
+  options: AskOptions;
+  json: boolean;
+}
+
+/** Runs one ask on a connected client; returns the exit status. */
+export async function runAsk(client: DaemonClient, command: AskCommand, daemonLog: string | undefined): Promise<number> {
+  const renderer = new AskRenderer(process.stdout, process.stderr);
+  const cancel = new CancellationTokenSource();
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\ncancelling (press Ctrl+C again to quit at once)\n');
+    cancel.cancel();
+  };
+  process.on('SIGINT', onInterrupt);
+
+  const emit = (type: string) => (params: object) => {
+    if (command.json) process.stdout.write(JSON.stringify({ type, ...params }) + '\n');
+  };
+  const params: Omit<AskParams, 'askId'> = { question: command.question, context: command.context, options: command.options };
+  client.onLoadProgress((event) => (command.json ? emit('loadProgress')(event) : renderer.loadProgress(event)));
+
+  try {
+    const result: AskResult = await client.ask(
+      params,
+      command.json
+        ? {
+            phase: emit('phase'), queuePosition: emit('queuePosition'), prefill: emit('prefill'), delta: emit('delta'), signals: emit('signals'),
+            probe: emit('probe'), exit: emit('exit'), notice: emit('notice'), trimmed: emit('trimmed'), stats: emit('stats'),
+          }
+        : {
+            queuePosition: (event) => renderer.queuePosition(event.position),
+            prefill: (event) => renderer.prefill(event.processed, event.total),
+            delta: (event) => renderer.delta(event.phase, event.text),
+            exit: (event: ThinkingExitParams) => renderer.exit(event),
+            notice: (event) => renderer.notice(event.message),
+            trimmed: (event) => renderer.notice(`the prompt was too long, so ${event.beforeLinesRemoved} lines before and ${event.afterLinesRemoved} lines after the selection were left out`),
+          },
+      cancel.token,
+    );
+    if (command.json) process.stdout.write(JSON.stringify({ type: 'result', ...result }) + '\n');
+    else renderer.finish(result);
+    return 0;
+  } catch (error) {
+    renderer.endLine();
+    if (error instanceof ResponseError && error.code === LspErrorCodes.requestCancelled) {
+      process.stderr.write('cancelled\n');
+      return 130;
+    }
+    if (error instanceof ResponseError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 1;
+    }
+    const where = daemonLog ? `; see its log ${daemonLog}` : '';
+    process.stderr.write(`error: the connection to the daemon was lost during the request (${(error as Error).message})${where}. Run the command again to start a new daemon.\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}

@@ -1,0 +1,73 @@
+/** Starts the shared daemon in the background when none listens, and connects to it. */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { defaultLogFile } from '../paths.ts';
+import { connectSocket } from './socket.ts';
+
+/** Time a freshly started daemon has to accept connections. It loads no model before that, so this is generous. */
+const START_TIMEOUT_MS = 15_000;
+
+export interface SpawnOptions {
+  socketPath: string;
+  /** Extra arguments for `specexit serve`, such as `--target`. */
+  serveArgs?: string[];
+  /** The daemon's log file. Default: `daemon.log` beside the socket. */
+  logFile?: string;
+}
+
+/**
+ * Returns the command that runs this CLI again: the same Node binary and flags (`--import tsx` in the source
+ * tree) and the same entry script.
+ */
+export function selfCommand(): { command: string; args: string[] } {
+  const script = process.argv[1];
+  if (!script) throw new Error('cannot tell which script runs the CLI (process.argv[1] is empty)');
+  return { command: process.execPath, args: [...process.execArgv, script] };
+}
+
+/** Connects to the daemon on `socketPath`, first starting one in the background when none answers. */
+export async function connectOrSpawn(options: SpawnOptions): Promise<{ socket: net.Socket; spawned: boolean }> {
+  try {
+    return { socket: await connectSocket(options.socketPath), spawned: false };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw error;
+  }
+
+  const logFile = options.logFile ?? defaultLogFile(options.socketPath);
+  mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
+  const logFd = openSync(logFile, 'a', 0o600);
+  const { command, args } = selfCommand();
+  let exited: string | undefined;
+  try {
+    const child = spawn(command, [...args, 'serve', '--socket', options.socketPath, '--log-file', logFile, ...(options.serveArgs ?? [])], {
+      detached: true,
+      stdio: ['ignore', 'ignore', logFd],
+      env: process.env,
+    });
+    child.once('exit', (exitCode, signal) => {
+      exited = signal ? `signal ${signal}` : `exit code ${exitCode}`;
+    });
+    child.once('error', (error) => {
+      exited = error.message;
+    });
+    child.unref();
+  } finally {
+    closeSync(logFd);
+  }
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return { socket: await connectSocket(options.socketPath), spawned: true };
+    } catch (error) {
+      if (exited) throw new Error(`the daemon stopped during startup (${exited}); see its log ${logFile}`);
+      if (Date.now() > deadline) throw new Error(`the daemon did not listen on ${options.socketPath} within ${START_TIMEOUT_MS / 1000} s (${(error as Error).message}); see its log ${logFile}`);
+      await sleep(50);
+    }
+  }
+}
