@@ -12,7 +12,8 @@
         "src/engine.cpp",
         "src/generation.cpp",
         "src/gguf_check.cpp",
-        "src/signals.cpp"
+        "src/signals.cpp",
+        "src/trace.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -78,6 +78,7 @@ export class Engine {
           hiddenSize: sidecar.hiddenSize,
           targetLayers: sidecar.targetLayers,
           weight: sidecar.weight,
+          bias: sidecar.bias,
           activations: sidecar.activations,
         },
       });
@@ -109,9 +110,9 @@ export class Engine {
    * disposed engine throw here, before anything runs. One generation runs at a time.
    */
   generate(promptTokens: Int32Array | number[], options: GenerateOptions | null = {}): AsyncIterableIterator<EngineEvent> {
-    const { signal, probe, exit, ...rest } = options ?? {};
+    const { signal, probe, exit, trace, ...rest } = options ?? {};
     checkOptionKeys(options ?? {}, GENERATE_OPTION_KEYS, 'options');
-    for (const [name, value, keys] of [['exit', exit, EXIT_OPTION_KEYS], ['probe', probe, PROBE_OPTION_KEYS], ['sampling', rest.sampling, SAMPLING_OPTION_KEYS]] as const) {
+    for (const [name, value, keys] of [['exit', exit, EXIT_OPTION_KEYS], ['probe', probe, PROBE_OPTION_KEYS], ['trace', trace, TRACE_OPTION_KEYS], ['sampling', rest.sampling, SAMPLING_OPTION_KEYS]] as const) {
       if (value !== undefined && value !== null && typeof value === 'object') checkOptionKeys(value, keys, `options.${name}`);
     }
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -119,6 +120,9 @@ export class Engine {
     }
     if (probe?.answerPrefix !== undefined && typeof probe.answerPrefix !== 'string') {
       throw new TypeError(`Expected \`options.probe.answerPrefix\` to be a string, got ${typeof probe.answerPrefix}`);
+    }
+    if (trace?.answerPrefix !== undefined && typeof trace.answerPrefix !== 'string') {
+      throw new TypeError(`Expected \`options.trace.answerPrefix\` to be a string, got ${typeof trace.answerPrefix}`);
     }
     if (signal?.aborted) {
       throw new Error('the generation was aborted before it started');
@@ -138,6 +142,11 @@ export class Engine {
         threshold: probe?.threshold,
         answerPrefixTokens: probe?.answerPrefix === undefined ? this.defaultAnswerPrefixTokens : this.tokenize(probe.answerPrefix),
       },
+      trace: trace && withoutUndefined({
+        layers: trace.layers,
+        answerTokens: trace.answerTokens,
+        answerPrefixTokens: trace.answerPrefix === undefined ? undefined : this.tokenize(trace.answerPrefix),
+      }),
     };
 
     const stream = new EventStream(() => this.native.abort());
@@ -181,11 +190,12 @@ const LOAD_OPTION_KEYS = [
   'flashAttention', 'gpu', 'logger',
 ];
 const GENERATE_OPTION_KEYS = [
-  'mode', 'sampling', 'maxTokens', 'thinkingBudget', 'startInThinking', 'draftTokens', 'exit', 'probe', 'reportTokens', 'signal',
+  'mode', 'sampling', 'maxTokens', 'thinkingBudget', 'startInThinking', 'draftTokens', 'exit', 'probe', 'trace', 'reportTokens', 'signal',
 ];
 const SAMPLING_OPTION_KEYS = ['greedy', 'temperature', 'topP', 'seed'];
 const EXIT_OPTION_KEYS = ['enabled', 'alpha', 'confidenceThreshold', 'progressThreshold', 'remainThreshold', 'boundaryTokens'];
 const PROBE_OPTION_KEYS = ['tokens', 'threshold', 'answerPrefix'];
+const TRACE_OPTION_KEYS = ['layers', 'answerTokens', 'answerPrefix'];
 
 /** Rejects keys an options object does not know, so that a typo such as `max_tokens` is not silently ignored. */
 function checkOptionKeys(options: object, known: readonly string[], name: string): void {

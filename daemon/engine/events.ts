@@ -97,6 +97,7 @@ export interface GenerationStats {
   answerTokens: number;
   /** Every generated or forced token: thinking, answer, and the `<think>` and `</think>` markers, which count in neither phase. */
   generatedTokens: number;
+  /** Probes, or forced answers in mode `trace`. */
   probes: number;
   probeMs: number;
 }
@@ -116,6 +117,34 @@ export interface DoneEvent {
   error?: string;
 }
 
+/**
+ * Mode `trace`: hidden states at a step-boundary token inside the thinking. Each array holds the rows entering the
+ * three trace layers, concatenated: `[3][hiddenSize]`, the layout a signal head's weight rows read.
+ */
+export interface FeaturesEvent {
+  type: 'features';
+  /** Thinking tokens up to and including the boundary token. */
+  thinkingPosition: number;
+  /** The boundary token's id. */
+  token: number;
+  /** Rows of the boundary token. */
+  features: Float32Array;
+  /** Mean rows of the thinking tokens after the previous boundary, up to and including this one. */
+  segmentMean: Float32Array;
+  /** Tokens in `segmentMean`. */
+  segmentTokens: number;
+}
+
+/** Mode `trace` with `trace.answerTokens`: the answer forced right after a boundary, decoded greedily and then removed from the KV cache. */
+export interface ForcedAnswerEvent {
+  type: 'forcedAnswer';
+  /** Thinking tokens up to and including the boundary token, as in the matching `features` event. */
+  thinkingPosition: number;
+  /** Answer text after `</think>` and the answer prefix. */
+  text: string;
+  tokens: number[];
+}
+
 export type EngineEvent =
   | DeltaEvent
   | TokensEvent
@@ -125,4 +154,6 @@ export type EngineEvent =
   | ExitEvent
   | NoticeEvent
   | StatsEvent
-  | DoneEvent;
+  | DoneEvent
+  | FeaturesEvent
+  | ForcedAnswerEvent;

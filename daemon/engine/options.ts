@@ -1,7 +1,12 @@
 /** Options of Engine.load and Engine.generate, with their defaults. */
 import type { Logger } from '../log.ts';
 
-export type Mode = 'vanilla' | 'eagle3' | 'specexit' | 'probe';
+/**
+ * `trace` is `vanilla` decoding that also streams, at each step boundary inside the thinking, the hidden states a
+ * signal head reads (`features` events) and optionally the answer that forcing `</think>` there gives
+ * (`forcedAnswer` events). Calibration fits signal heads on them.
+ */
+export type Mode = 'vanilla' | 'eagle3' | 'specexit' | 'probe' | 'trace';
 
 export interface LoadOptions {
   /** GGUF of the target model (Llama, Qwen2 or Qwen3 family). */
@@ -66,6 +71,15 @@ export interface ProbeOptions {
   answerPrefix?: string;
 }
 
+export interface TraceOptions {
+  /** Target layer inputs to record, three indices. Default: the draft's `eagle3.target_layers`, else the signal head's. */
+  layers?: [number, number, number];
+  /** Greedy tokens of the forced answer decoded at each boundary, 0 to 4096. Default 0: no forced answers. */
+  answerTokens?: number;
+  /** Text forced after `</think>` before each forced answer. Default none, as a SpecExit exit forces only `</think>`. */
+  answerPrefix?: string;
+}
+
 export interface GenerateOptions {
   /** Default `vanilla`. */
   mode?: Mode;
@@ -80,6 +94,8 @@ export interface GenerateOptions {
   draftTokens?: number;
   exit?: ExitOptions;
   probe?: ProbeOptions;
+  /** Mode `trace` only. */
+  trace?: TraceOptions;
   /** Also stream the generated token ids as `tokens` events. Default false. */
   reportTokens?: boolean;
   /** Aborting stops the generation within one step; the stream then ends with reason `aborted`. */

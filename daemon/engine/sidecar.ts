@@ -7,7 +7,12 @@
  *     Row 0 is the confidence logit, row 1 the progress logit, row 2 the log of
  *     the remaining thinking tokens. Column block k (k = 0, 1, 2) reads the
  *     hidden state entering target layer target_layers[k].
+ *   - optional tensor "bias", F32 or BF16, shape [3]: added to the three raw
+ *     signals before their activations. Format "2" marks a file that has one,
+ *     so that a reader of format "1", which knows no bias, rejects it.
  *   - "__metadata__" string values under "specexit.*" (see SignalSidecar).
+ *     "specexit.calibration" holds a JSON object with the calibration run's
+ *     figures when `specexit calibrate` wrote the file.
  *
  * safetensors layout: u64 little-endian header length N, N bytes of JSON
  * header, then the data section; each tensor's data_offsets are [begin, end)
@@ -20,6 +25,10 @@ export type SignalActivation = 'sigmoid' | 'exp';
 export interface SignalSidecar {
   /** Signal-head weights, [3][3 * hiddenSize] row-major. */
   weight: Float32Array;
+  /** Added to the three raw signals before their activations; absent means zeros. */
+  bias?: Float32Array;
+  /** Calibration run that produced the heads: seed, prompt set, held-out quality, threshold search (free-form JSON). */
+  calibration?: Record<string, unknown>;
   /** Target model hidden size H. */
   hiddenSize: number;
   /** Target layer-input indices whose hidden states the three column blocks read (GGUF `eagle3.target_layers` convention). */
@@ -47,15 +56,16 @@ export const SIGNAL_SIDECAR_DEFAULTS = {
 
 export type SignalSidecarDtype = 'F32' | 'BF16';
 
+/** Format of files without a bias tensor, and of files with one. */
 const FORMAT_VERSION = '1';
+const FORMAT_VERSION_BIAS = '2';
 const SIGNAL_COUNT = 3;
 const KNOWN_ACTIVATIONS: readonly SignalActivation[] = ['sigmoid', 'exp'];
 /** Largest header accepted. A sidecar's header is under 1 KB, so a larger value means a corrupt or foreign file. */
 const MAX_HEADER_BYTES = 100_000_000;
 const HEADER_LENGTH_BYTES = 8;
 
-// TODO: name `specexit calibrate` here once the CLI has it.
-const REEXPORT_HINT = 'Re-create the sidecar from its calibration run or SpecExit checkpoint.';
+const REEXPORT_HINT = 'Re-create the sidecar with `specexit calibrate` or `specexit convert-angelslim`.';
 
 /** Reads and validates a sidecar; BF16 weights are widened to float32. Throws an Error naming the file on invalid input. */
 export async function readSignalSidecar(path: string): Promise<SignalSidecar> {
@@ -65,9 +75,13 @@ export async function readSignalSidecar(path: string): Promise<SignalSidecar> {
 
   const hiddenSize = parseHiddenSize(path, metadata);
   const weight = readWeight(path, header, dataSection, hiddenSize);
+  const bias = readBias(path, header, dataSection, metadata.get('specexit.format'));
+  const calibration = parseCalibration(path, metadata);
 
   return {
     weight,
+    ...(bias && { bias }),
+    ...(calibration && { calibration }),
     hiddenSize,
     targetLayers: parseTargetLayers(path, metadata),
     activations: parseActivations(path, metadata),
@@ -106,11 +120,14 @@ export async function writeSignalSidecar(
 ): Promise<void> {
   validateForWrite(path, sidecar);
   const dtype = options.dtype ?? 'F32';
-  const data = dtype === 'F32' ? encodeFloat32(sidecar.weight) : encodeBfloat16(sidecar.weight);
+  const encode = dtype === 'F32' ? encodeFloat32 : encodeBfloat16;
+  const weightData = encode(sidecar.weight);
+  const biasData = sidecar.bias ? encode(sidecar.bias) : undefined;
+  const data = biasData ? Buffer.concat([weightData, biasData]) : weightData;
 
   const header = {
     __metadata__: {
-      'specexit.format': FORMAT_VERSION,
+      'specexit.format': biasData ? FORMAT_VERSION_BIAS : FORMAT_VERSION,
       'specexit.hidden_size': String(sidecar.hiddenSize),
       'specexit.target_layers': sidecar.targetLayers.join(','),
       'specexit.activations': sidecar.activations.join(','),
@@ -118,8 +135,10 @@ export async function writeSignalSidecar(
       'specexit.confidence_threshold': String(sidecar.confidenceThreshold),
       'specexit.progress_threshold': String(sidecar.progressThreshold),
       'specexit.remain_threshold': String(sidecar.remainThreshold),
+      ...(sidecar.calibration && { 'specexit.calibration': JSON.stringify(sidecar.calibration) }),
     },
-    weight: { dtype, shape: [SIGNAL_COUNT, SIGNAL_COUNT * sidecar.hiddenSize], data_offsets: [0, data.length] },
+    weight: { dtype, shape: [SIGNAL_COUNT, SIGNAL_COUNT * sidecar.hiddenSize], data_offsets: [0, weightData.length] },
+    ...(biasData && { bias: { dtype, shape: [SIGNAL_COUNT], data_offsets: [weightData.length, data.length] } }),
   };
 
   // Pad the header with spaces so the data section starts 8-byte aligned.
@@ -214,10 +233,10 @@ function readMetadata(path: string, header: Record<string, unknown>): Map<string
   }
 
   const format = metadata.get('specexit.format');
-  if (format !== undefined && format !== FORMAT_VERSION) {
+  if (format !== undefined && format !== FORMAT_VERSION && format !== FORMAT_VERSION_BIAS) {
     throw invalid(
       path,
-      `metadata "specexit.format" is "${format}" but this version reads format "${FORMAT_VERSION}"`,
+      `metadata "specexit.format" is "${format}" but this version reads formats "${FORMAT_VERSION}" and "${FORMAT_VERSION_BIAS}"`,
       'Update SpecExit, or re-create the sidecar with this version.',
     );
   }
@@ -358,6 +377,66 @@ function readWeight(path: string, header: Record<string, unknown>, dataSection: 
   return weight;
 }
 
+/** Reads the optional "bias" tensor; a format "2" file must have one, and an older one must not. */
+function readBias(path: string, header: Record<string, unknown>, dataSection: Buffer, format: string | undefined): Float32Array | undefined {
+  const entry = header['bias'];
+  const fix = `Export the bias as tensor "bias" of shape [3] in F32 or BF16 with "specexit.format" "${FORMAT_VERSION_BIAS}". ${REEXPORT_HINT}`;
+  if (entry === undefined) {
+    if (format === FORMAT_VERSION_BIAS) {
+      throw invalid(path, `metadata "specexit.format" is "${FORMAT_VERSION_BIAS}" but there is no tensor named "bias"`, fix);
+    }
+    return undefined;
+  }
+  if (format !== FORMAT_VERSION_BIAS) {
+    throw invalid(path, `there is a tensor "bias" but metadata "specexit.format" is ${describeJson(format)}`, fix);
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw invalid(path, `tensor "bias" is described by ${describeJson(entry)}, not an object`, fix);
+  }
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (dtype !== 'F32' && dtype !== 'BF16') {
+    throw invalid(path, `tensor "bias" has dtype ${describeJson(dtype)}; expected "F32" or "BF16"`, fix);
+  }
+  if (!Array.isArray(shape) || shape.length !== 1 || shape[0] !== SIGNAL_COUNT) {
+    throw invalid(path, `tensor "bias" has shape ${describeShape(shape)}; expected [${SIGNAL_COUNT}]`, fix);
+  }
+  const expectedBytes = SIGNAL_COUNT * (dtype === 'F32' ? 4 : 2);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((offset) => Number.isSafeInteger(offset) && (offset as number) >= 0)) {
+    throw invalid(path, `tensor "bias" has data_offsets ${describeJson(offsets)}, not two non-negative integers`, REEXPORT_HINT);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end || end > dataSection.length || end - begin !== expectedBytes) {
+    throw invalid(
+      path,
+      `tensor "bias" has data_offsets [${begin}, ${end}]; expected ${expectedBytes} bytes inside the ${dataSection.length}-byte data section`,
+      REEXPORT_HINT,
+    );
+  }
+  const bytes = dataSection.subarray(begin, end);
+  const bias = dtype === 'F32' ? decodeFloat32(bytes) : decodeBfloat16(bytes);
+  if (bias.some((value) => !Number.isFinite(value))) {
+    throw invalid(path, 'tensor "bias" contains a value that is not finite', `The signal heads must be finite. ${REEXPORT_HINT}`);
+  }
+  return bias;
+}
+
+function parseCalibration(path: string, metadata: Map<string, string>): Record<string, unknown> | undefined {
+  const text = metadata.get('specexit.calibration');
+  if (text === undefined) {
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalid(path, `metadata "specexit.calibration" is not valid JSON (${(error as Error).message})`, REEXPORT_HINT);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(path, `metadata "specexit.calibration" is ${describeJson(value)}, not a JSON object`, REEXPORT_HINT);
+  }
+  return value as Record<string, unknown>;
+}
+
 function validateForWrite(path: string, sidecar: SignalSidecar): void {
   const fail = (problem: string): Error => new Error(`Cannot write signal sidecar ${path}: ${problem}.`);
   const { hiddenSize } = sidecar;
@@ -371,6 +450,9 @@ function validateForWrite(path: string, sidecar: SignalSidecar): void {
   }
   if (sidecar.weight.some((value) => !Number.isFinite(value))) {
     throw fail('weight contains a value that is not finite');
+  }
+  if (sidecar.bias && (sidecar.bias.length !== SIGNAL_COUNT || sidecar.bias.some((value) => !Number.isFinite(value)))) {
+    throw fail(`bias is [${Array.from(sidecar.bias).join(', ')}]; expected three finite numbers`);
   }
 
   if (sidecar.targetLayers.length !== SIGNAL_COUNT || !sidecar.targetLayers.every((layer) => Number.isInteger(layer) && layer >= 0)) {

@@ -1,5 +1,7 @@
 #include "event_js.h"
 
+#include <algorithm>
+
 namespace specexit {
 
 static Napi::Object triple_to_js(Napi::Env env, const SignalTriple & s) {
@@ -7,6 +9,12 @@ static Napi::Object triple_to_js(Napi::Env env, const SignalTriple & s) {
     out.Set("confidence", s.confidence);
     out.Set("progress", s.progress);
     out.Set("remain", s.remain);
+    return out;
+}
+
+static Napi::Float32Array floats_to_js(Napi::Env env, const std::vector<float> & values) {
+    Napi::Float32Array out = Napi::Float32Array::New(env, values.size());
+    std::copy(values.begin(), values.end(), out.Data());
     return out;
 }
 
@@ -81,6 +89,25 @@ Napi::Object event_to_js(Napi::Env env, const Event & event) {
             out.Set("type", "stats");
             out.Set("stats", stats_to_js(env, event.stats));
             break;
+        case Event::Kind::Features:
+            out.Set("type", "features");
+            out.Set("thinkingPosition", event.thinking_position);
+            out.Set("token", event.boundary_token);
+            out.Set("features", floats_to_js(env, event.features));
+            out.Set("segmentMean", floats_to_js(env, event.segment_mean));
+            out.Set("segmentTokens", event.segment_tokens);
+            break;
+        case Event::Kind::ForcedAnswer: {
+            out.Set("type", "forcedAnswer");
+            out.Set("thinkingPosition", event.thinking_position);
+            out.Set("text", event.text);
+            Napi::Array ids = Napi::Array::New(env, event.tokens.size());
+            for (size_t i = 0; i < event.tokens.size(); ++i) {
+                ids.Set((uint32_t) i, event.tokens[i]);
+            }
+            out.Set("tokens", ids);
+            break;
+        }
         case Event::Kind::Done:
             out.Set("type", "done");
             out.Set("reason", event.text);

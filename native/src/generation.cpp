@@ -1,6 +1,7 @@
 #include "generation.h"
 
 #include "llama_log.h"
+#include "trace.h"
 #include "utf8_stream.h"
 
 #include "common.h"
@@ -20,7 +21,8 @@ Mode mode_from_name(const std::string & name) {
     if (name == "eagle3") return Mode::Eagle3;
     if (name == "specexit") return Mode::SpecExit;
     if (name == "probe") return Mode::Probe;
-    throw std::invalid_argument("unknown mode \"" + name + "\"; expected vanilla, eagle3, specexit or probe");
+    if (name == "trace") return Mode::Trace;
+    throw std::invalid_argument("unknown mode \"" + name + "\"; expected vanilla, eagle3, specexit, probe or trace");
 }
 
 const char * mode_name(Mode mode) {
@@ -29,6 +31,7 @@ const char * mode_name(Mode mode) {
         case Mode::Eagle3: return "eagle3";
         case Mode::SpecExit: return "specexit";
         case Mode::Probe: return "probe";
+        case Mode::Trace: return "trace";
     }
     return "?";
 }
@@ -57,6 +60,14 @@ struct BatchHolder {
     ~BatchHolder() { llama_batch_free(batch); }
     BatchHolder(const BatchHolder &) = delete;
     BatchHolder & operator=(const BatchHolder &) = delete;
+};
+
+// The greedy continuation after a forced </think>, as probes and trace mode's
+// forced answers decode it.
+struct ForcedContinuation {
+    bool decoded = false;             // false: it did not fit, or a decode failed
+    std::vector<llama_token> tokens;  // greedy tokens after the answer prefix, end-of-generation excluded
+    double mean_probability = 0.0;    // mean probability of the greedy choices, end-of-generation included
 };
 
 // Thrown inside the loop to end the generation with a finish reason that is
@@ -94,6 +105,10 @@ private:
     void force_exit(const char * reason, const std::vector<llama_token> & before_end, float probe_score = 0.0f);
     void fold_signals(int32_t n_rows);
     bool run_probe();
+    ForcedContinuation decode_after_think_end(const std::vector<llama_token> & answer_prefix, int32_t n_tokens,
+                                              const char * what);
+    void record_trace_row();
+    void run_forced_answer();
     void drop_speculative(const std::string & reason);
 
     // ---- output ----
@@ -131,6 +146,14 @@ private:
     std::string finish_;                // set when the loop must stop after this step
 
     SignalSmoother smoother_;
+    std::unique_ptr<TraceRecorder> trace_; // trace mode only
+
+    // Whether the last walked token was a thinking token, and its index among them.
+    bool walked_thinking_ = false;
+    int32_t walked_thinking_position_ = 0;
+    // The same for id_last_, which the next step decodes.
+    bool id_last_thinking_ = false;
+    int32_t id_last_thinking_position_ = 0;
     Utf8Stream text_[2];                // [0] answer, [1] thinking
 
     GenerationStats stats_;
@@ -169,6 +192,11 @@ void Generation::set_layer_extraction(bool spec_on) {
     }
     if (spec_on && gc_.signal_head && opt_.mode == Mode::SpecExit) {
         for (int32_t layer : gc_.signal_head->layers) {
+            wanted[(size_t) layer] = true;
+        }
+    }
+    if (opt_.mode == Mode::Trace) {
+        for (int32_t layer : opt_.trace.layers) {
             wanted[(size_t) layer] = true;
         }
     }
@@ -399,6 +427,8 @@ size_t Generation::walk(const std::vector<llama_token> & ids, bool forced) {
         if (!marker) {
             (was_thinking ? stats_.thinking_tokens : stats_.answer_tokens)++;
         }
+        walked_thinking_ = was_thinking && !marker;
+        walked_thinking_position_ = stats_.thinking_tokens;
 
         if (stats_.generated_tokens >= opt_.max_tokens) {
             finish_ = "max_tokens";
@@ -477,20 +507,42 @@ void Generation::fold_signals(int32_t n_rows) {
 
 // DEER-style probe at a step boundary: append </think> and the answer prefix
 // after the thinking so far, decode a few tokens greedily, and average their
-// probabilities. Everything the probe decodes is removed from the KV cache.
+// probabilities.
 bool Generation::run_probe() {
+    const ForcedContinuation probe_result = decode_after_think_end(opt_.probe.answer_prefix, opt_.probe.n_tokens, "probe");
+    if (!probe_result.decoded) {
+        return false;
+    }
+
+    const float score = (float) probe_result.mean_probability;
+    Event probe{ Event::Kind::Probe };
+    probe.step = stats_.steps;
+    probe.position = stats_.generated_tokens;
+    probe.score = score;
+    emit(std::move(probe));
+    last_probe_score_ = score;
+    return score > opt_.probe.threshold;
+}
+
+// Decodes [id_last, </think>, answer prefix] after the thinking so far, then
+// up to `n_tokens` tokens greedily. Everything it decodes is removed from the
+// KV cache again, so the generation goes on as if it never ran. The drafter
+// never sees these batches. Counts as a probe in the statistics.
+ForcedContinuation Generation::decode_after_think_end(const std::vector<llama_token> & answer_prefix, int32_t n_tokens,
+                                                      const char * what) {
+    ForcedContinuation result;
     const Clock::time_point t_probe = Clock::now();
     std::vector<llama_token> tokens = { id_last_, gc_.think_end };
-    tokens.insert(tokens.end(), opt_.probe.answer_prefix.begin(), opt_.probe.answer_prefix.end());
-    if (n_past_ + (llama_pos) tokens.size() + opt_.probe.n_tokens > n_ctx_ ||
-        (int32_t) tokens.size() > n_batch_) {
+    tokens.insert(tokens.end(), answer_prefix.begin(), answer_prefix.end());
+    if (n_past_ + (llama_pos) tokens.size() + n_tokens > n_ctx_ || (int32_t) tokens.size() > n_batch_) {
         if (!probe_skip_noticed_) {
             probe_skip_noticed_ = true;
             emit({ Event::Kind::Notice, false,
-                   "a probe of " + std::to_string(tokens.size()) + " tokens does not fit the batch of " +
-                       std::to_string(n_batch_) + " or the free context; thinking goes on without probes" });
+                   std::string("a ") + what + " of " + std::to_string(tokens.size()) +
+                       " tokens does not fit the batch of " + std::to_string(n_batch_) +
+                       " or the free context; thinking goes on without them" });
         }
-        return false;
+        return result;
     }
 
     llama_memory_t mem = llama_get_memory(gc_.ctx_tgt);
@@ -517,7 +569,11 @@ bool Generation::run_probe() {
         }
         sum_p += 1.0 / z;
         n_scored++;
-        if (n_scored >= opt_.probe.n_tokens || llama_vocab_is_eog(vocab_, best)) {
+        const bool end = llama_vocab_is_eog(vocab_, best);
+        if (!end) {
+            result.tokens.push_back(best);
+        }
+        if (n_scored >= n_tokens || end) {
             break;
         }
         common_batch_clear(batch);
@@ -531,18 +587,37 @@ bool Generation::run_probe() {
     if (rc == 2) {
         throw Finish{ "aborted" };
     }
-    if (rc != 0 || n_scored == 0) {
-        return false;
-    }
+    result.decoded = rc == 0 && n_scored > 0;
+    result.mean_probability = n_scored > 0 ? sum_p / n_scored : 0.0;
+    return result;
+}
 
-    const float score = (float) (sum_p / n_scored);
-    Event probe{ Event::Kind::Probe };
-    probe.step = stats_.steps;
-    probe.position = stats_.generated_tokens;
-    probe.score = score;
-    emit(std::move(probe));
-    last_probe_score_ = score;
-    return score > opt_.probe.threshold;
+// Trace mode: records the hidden-state rows of id_last_, just decoded as row
+// 0 of a one-token batch, when it is a thinking token.
+void Generation::record_trace_row() {
+    if (!id_last_thinking_) {
+        return;
+    }
+    Event features;
+    if (trace_->add_token(gc_.ctx_tgt, 0, id_last_, boundaries_.count(id_last_) > 0, id_last_thinking_position_,
+                          features)) {
+        emit(std::move(features));
+    }
+}
+
+// Trace mode: the answer the model would give if </think> were forced right
+// after the boundary token id_last_.
+void Generation::run_forced_answer() {
+    const ForcedContinuation answer = decode_after_think_end(opt_.trace.answer_prefix, opt_.trace.answer_tokens,
+                                                             "forced answer");
+    if (!answer.decoded) {
+        return;
+    }
+    Event event{ Event::Kind::ForcedAnswer };
+    event.thinking_position = id_last_thinking_position_;
+    event.tokens = answer.tokens;
+    event.text = common_detokenize(vocab_, answer.tokens, false);
+    emit(std::move(event));
 }
 
 void Generation::finish(std::string & reason, GenerationStats & stats) {
@@ -575,6 +650,9 @@ void Generation::run() {
     }
     init_sampler();
     init_speculative();
+    if (opt_.mode == Mode::Trace) {
+        trace_ = std::make_unique<TraceRecorder>(opt_.trace, llama_model_n_embd(gc_.model_tgt));
+    }
 
     // ---- prefill ----
     prefill();
@@ -607,6 +685,8 @@ void Generation::run() {
             history_.insert(history_.end(), tokens.begin(), tokens.end());
             n_past_ += (llama_pos) tokens.size();
             id_last_ = ids[n_keep > 0 ? n_keep - 1 : 0];
+            id_last_thinking_ = walked_thinking_;
+            id_last_thinking_position_ = walked_thinking_position_;
             llama_memory_seq_rm(llama_get_memory(gc_.ctx_tgt), 0, n_past_, -1);
             continue;
         }
@@ -619,6 +699,9 @@ void Generation::run() {
         tokens.insert(tokens.end(), draft_tokens.begin(), draft_tokens.end());
         decode_target(tokens, true);
         stats_.steps++;
+        if (trace_) {
+            record_trace_row();
+        }
 
         // accept: the target samples at every position, and each draft
         // token is kept while it equals the sample
@@ -655,11 +738,17 @@ void Generation::run() {
         history_.insert(history_.end(), ids.begin(), ids.begin() + n_accepted);
         n_past_ += 1 + n_accepted;
         id_last_ = ids[n_keep - 1];
+        id_last_thinking_ = walked_thinking_;
+        id_last_thinking_position_ = walked_thinking_position_;
         llama_memory_seq_rm(llama_get_memory(gc_.ctx_tgt), 0, n_past_, -1);
 
         if (finish_.empty() && opt_.mode == Mode::Probe && thinking_ && !exit_taken_ &&
             boundaries_.count(id_last_) > 0 && run_probe()) {
             force_exit("probe", {}, last_probe_score_);
+        }
+        if (finish_.empty() && trace_ && opt_.trace.answer_tokens > 0 && thinking_ && !exit_taken_ &&
+            boundaries_.count(id_last_) > 0) {
+            run_forced_answer();
         }
         if (n_past_ + 1 >= n_ctx_ && finish_.empty()) {
             finish_ = "context";

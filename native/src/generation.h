@@ -7,6 +7,7 @@
 
 #include "llama.h"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -18,7 +19,10 @@ struct common_speculative;
 
 namespace specexit {
 
-enum class Mode { Vanilla, Eagle3, SpecExit, Probe };
+// Trace is plain target decoding that also records, at every step boundary
+// inside the thinking, the hidden states the signal head reads and,
+// optionally, the answer that forcing </think> there would give.
+enum class Mode { Vanilla, Eagle3, SpecExit, Probe, Trace };
 
 Mode mode_from_name(const std::string & name); // throws on an unknown name
 const char * mode_name(Mode mode);
@@ -36,6 +40,12 @@ struct ProbeOptions {
     float threshold = 0.9f;                 // exit when their mean probability exceeds this
 };
 
+struct TraceOptions {
+    std::array<int32_t, 3> layers = {};     // target layer inputs whose rows are recorded
+    int32_t answer_tokens = 0;               // greedy tokens per forced answer; 0: no forced answers
+    std::vector<llama_token> answer_prefix;  // forced after </think> before each forced answer
+};
+
 struct GenerateOptions {
     Mode mode = Mode::Vanilla;
     SamplingOptions sampling;
@@ -47,6 +57,7 @@ struct GenerateOptions {
     bool start_in_thinking = false;          // the prompt already opened <think>
     int32_t n_draft = 4;                     // maximum draft tokens per step
     ProbeOptions probe;
+    TraceOptions trace;
     bool report_tokens = false;              // emit the generated token ids (Tokens events)
 };
 
@@ -63,12 +74,12 @@ struct GenerationStats {
     int32_t thinking_tokens = 0;
     int32_t answer_tokens = 0;
     int32_t generated_tokens = 0;
-    int32_t probes = 0;
+    int32_t probes = 0;                 // probes, or forced answers in trace mode
     double probe_ms = 0.0;
 };
 
 struct Event {
-    enum class Kind { Delta, Tokens, Prefill, Signals, Probe, Exit, Notice, Stats, Done };
+    enum class Kind { Delta, Tokens, Prefill, Signals, Probe, Exit, Notice, Stats, Done, Features, ForcedAnswer };
     Kind kind;
 
     bool thinking = false;      // Delta: which phase the text belongs to
@@ -85,7 +96,14 @@ struct Event {
     float score = 0.0f;         // Probe and probe exits: mean probability of the probe tokens
 
     GenerationStats stats;      // Stats
-    std::vector<llama_token> tokens; // Tokens: generated ids in order, forced ones included
+    std::vector<llama_token> tokens; // Tokens: generated ids in order, forced ones included; ForcedAnswer: its ids
+
+    // Features and ForcedAnswer: thinking tokens up to and including the boundary token.
+    int32_t thinking_position = 0;
+    llama_token boundary_token = LLAMA_TOKEN_NULL; // Features: the boundary token
+    std::vector<float> features;     // Features: the boundary token's rows, [3][hidden_size]
+    std::vector<float> segment_mean; // Features: mean rows of the thinking tokens since the previous boundary, this one included, [3][hidden_size]
+    int32_t segment_tokens = 0;      // Features: tokens in that mean
 };
 
 using EventSink = std::function<void(Event &&)>;

@@ -126,6 +126,11 @@ void check_signal_head(const LoadedModels & m, const SignalHead & head) {
             throw std::runtime_error("signal head weight contains a non-finite value; recalibrate the sidecar");
         }
     }
+    for (float b : head.bias) {
+        if (!std::isfinite(b)) {
+            throw std::runtime_error("signal head bias contains a non-finite value; recalibrate the sidecar");
+        }
+    }
 }
 
 void find_special_tokens(LoadedModels & m) {
@@ -173,8 +178,9 @@ std::unique_ptr<LoadedModels> load_models(const LoadOptions & options) {
                                  " is an EAGLE-3 draft, which cannot generate on its own. Give it as draftPath and "
                                  "the model it was trained for as targetPath");
     }
+    m->target_exposes_layer_inputs = exposes_layer_inputs(target_summary.architecture);
     const bool needs_layer_inputs = !options.draft_path.empty() || options.has_signal_head;
-    if (needs_layer_inputs && !exposes_layer_inputs(target_summary.architecture)) {
+    if (needs_layer_inputs && !m->target_exposes_layer_inputs) {
         throw std::runtime_error("target model " + options.target_path + " has architecture " +
                                  target_summary.architecture +
                                  ", whose hidden states llama.cpp does not expose; EAGLE-3 drafts and SpecExit signals "

@@ -58,6 +58,7 @@ struct LoadedModels {
     llama_token think_start = LLAMA_TOKEN_NULL;
     llama_token think_end = LLAMA_TOKEN_NULL;
     std::vector<llama_token> boundary_tokens; // default step boundaries found in the vocabulary
+    bool target_exposes_layer_inputs = false; // the target's architecture exposes the hidden state entering each layer
 
     // Per target layer, whether the context extracts its input now. Each
     // change makes llama.cpp reserve its compute graphs again, so callers

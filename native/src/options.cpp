@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -184,6 +185,16 @@ LoadOptions read_load_options(const Napi::Object & options) {
             out.signal_head.layers[k] = layer.As<Napi::Number>().Int32Value();
         }
 
+        const Napi::Value bias = h.Get("bias");
+        if (!bias.IsUndefined()) {
+            if (!bias.IsTypedArray() || bias.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+                bias.As<Napi::Float32Array>().ElementLength() != 3) {
+                throw_type(env, hp + "bias", "a Float32Array of 3 values", bias);
+            }
+            const Napi::Float32Array b = bias.As<Napi::Float32Array>();
+            std::copy(b.Data(), b.Data() + 3, out.signal_head.bias.begin());
+        }
+
         const Napi::Value activations = h.Get("activations");
         if (!activations.IsUndefined()) {
             if (!activations.IsArray() || activations.As<Napi::Array>().Length() != 3) {
@@ -201,6 +212,57 @@ LoadOptions read_load_options(const Napi::Object & options) {
     }
     return out;
 }
+
+namespace {
+
+// Trace mode records hidden states, so the target must expose them. The layers
+// default to the draft's, then to the signal head's.
+void read_trace_options(const Napi::Object & trace, const LoadedModels & models, TraceOptions & out) {
+    const Napi::Env env = trace.Env();
+    const std::string tp = "options.trace.";
+    if (!models.target_exposes_layer_inputs) {
+        throw Napi::Error::New(env, "mode trace records hidden states, which llama.cpp does not expose for the target's "
+                                    "architecture " + models.target.architecture +
+                                    "; it needs qwen3, qwen2, qwen3moe or llama");
+    }
+
+    const Napi::Value layers = trace.Get("layers");
+    if (!layers.IsUndefined()) {
+        if (!layers.IsArray() || layers.As<Napi::Array>().Length() != 3) {
+            throw_type(env, tp + "layers", "an array of 3 layer indices", layers);
+        }
+        for (uint32_t k = 0; k < 3; ++k) {
+            const std::string name = tp + "layers[" + std::to_string(k) + "]";
+            const Napi::Value layer = layers.As<Napi::Array>().Get(k);
+            if (!layer.IsNumber()) {
+                throw_type(env, name, "a layer index", layer);
+            }
+            const double d = layer.As<Napi::Number>().DoubleValue();
+            if (std::floor(d) != d || d < 0 || d >= models.target.n_layer) {
+                throw_range(env, name, "an integer from 0 to " + std::to_string(models.target.n_layer - 1), layer);
+            }
+            out.layers[k] = (int32_t) d;
+        }
+    } else if (models.draft_layers.size() == 3) {
+        std::copy(models.draft_layers.begin(), models.draft_layers.end(), out.layers.begin());
+    } else if (models.has_signal_head) {
+        out.layers = models.signal_head.layers;
+    } else {
+        throw Napi::Error::New(env, "mode trace needs options.trace.layers (three target layer indices) when the "
+                                    "engine has neither a draft nor a signal head to take them from");
+    }
+
+    out.answer_tokens = (int32_t) get_number(trace, "answerTokens", tp, 0, 0, 4096, true);
+    if (out.answer_tokens > 0 && models.think_end == LLAMA_TOKEN_NULL) {
+        throw Napi::Error::New(env, "options.trace.answerTokens needs a </think> token, and the target's vocabulary has none");
+    }
+    const Napi::Value prefix = trace.Get("answerPrefixTokens");
+    if (!prefix.IsUndefined()) {
+        out.answer_prefix = read_tokens(prefix, tp + "answerPrefixTokens", models.target.n_vocab);
+    }
+}
+
+} // namespace
 
 GenerateOptions read_generate_options(const Napi::Object & options, const LoadedModels & models) {
     const Napi::Env env = options.Env();
@@ -268,6 +330,10 @@ GenerateOptions read_generate_options(const Napi::Object & options, const Loaded
     const Napi::Value prefix = probe.Get("answerPrefixTokens");
     if (!prefix.IsUndefined()) {
         out.probe.answer_prefix = read_tokens(prefix, "options.probe.answerPrefixTokens", n_vocab);
+    }
+
+    if (out.mode == Mode::Trace) {
+        read_trace_options(get_object(options, "trace", p), models, out.trace);
     }
     return out;
 }

@@ -34,7 +34,7 @@ SignalTriple SignalHead::read(const float * h0, const float * h1, const float * 
     float raw[3];
     for (size_t row = 0; row < 3; ++row) {
         const float * w = weight.data() + row * 3 * n;
-        double sum = 0.0;
+        double sum = bias[row];
         for (size_t k = 0; k < 3; ++k) {
             const float * h = parts[k];
             const float * wk = w + k * n;

@@ -24,6 +24,7 @@ struct SignalHead {
     int32_t hidden_size = 0;               // H of the target
     std::array<int32_t, 3> layers = {};    // layer-input indices, as eagle3.target_layers
     std::vector<float> weight;             // [3][3 * hidden_size], row-major
+    std::array<float, 3> bias = { 0.0f, 0.0f, 0.0f }; // added to each raw signal before its activation
     std::array<Activation, 3> activations = { Activation::Sigmoid, Activation::Sigmoid, Activation::Exp };
 
     // Computes the activated triple for one token from the hidden states

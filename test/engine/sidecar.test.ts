@@ -243,8 +243,8 @@ describe('signal sidecar', () => {
       },
       {
         name: 'unsupported format',
-        bytes: () => withMetadata({ ...REQUIRED_METADATA, 'specexit.format': '2' }),
-        message: /"specexit.format" is "2" but this version reads format "1"/,
+        bytes: () => withMetadata({ ...REQUIRED_METADATA, 'specexit.format': '3' }),
+        message: /"specexit.format" is "3" but this version reads formats "1" and "2"/,
       },
       {
         name: 'non-finite weight',
