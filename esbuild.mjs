@@ -23,3 +23,16 @@ await build({
   external: ['node-llama-cpp', '*.node'],
   logLevel: 'info',
 });
+
+// The chat webview: a browser script and its stylesheet (dist/media/chat.js and chat.css).
+await build({
+  entryPoints: { 'media/chat': 'media/chat.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'browser',
+  target: 'chrome114',
+  format: 'iife',
+  minify: true,
+  sourcemap: true,
+  logLevel: 'info',
+});
