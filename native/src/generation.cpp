@@ -675,6 +675,9 @@ void Generation::run() {
             // Forced tokens (</think>, the budget wrap-up) replace sampling:
             // decode id_last and all forced tokens but the last, which
             // becomes the new id_last.
+            // NOTE: with a draft, a long forced run (the budget wrap-up) is followed by one failed
+            // llama_decode in the draft context (positions not consecutive), seen in `specexit bench`
+            // budget rows. Output stays the target's; the cause in the drafter's bookkeeping is unconfirmed.
             std::vector<llama_token> tokens = { id_last_ };
             tokens.insert(tokens.end(), forced_.begin(), forced_.end() - 1);
             decode_target(tokens, false);

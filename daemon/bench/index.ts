@@ -1,0 +1,193 @@
+/**
+ * `specexit bench`: the SpecExit benchmark over a prompt file, every mode on the same prompts and engine. Run
+ * directly with `npm run bench:specexit -- ...`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { readPromptFile } from '../calibrate/prompts.ts';
+import { Engine } from '../engine/engine.ts';
+import { runBench, type BenchReport, type BenchSettings } from './run.ts';
+import { formatBenchTable } from './table.ts';
+
+const ROOT = path.join(__dirname, '..', '..');
+/** The embedded model's held-out prompts, written by the training pipeline. */
+const HELDOUT_PROMPTS = path.join(ROOT, 'training', 'data', 'heldout.jsonl');
+const FIXTURE_PROMPTS = path.join(ROOT, 'test', 'fixtures', 'prompts.jsonl');
+const QUICK_PROMPTS = 3;
+const QUICK_MAX_TOKENS = 192;
+
+const HELP = `Usage: specexit bench [options]
+
+Runs vanilla, eagle3, specexit, probe and two thinking budgets on the same
+prompts and prints accuracy, mean thinking and total tokens, latency, time to
+answer, acceptance length, the probes' share of the time, and ratios against
+eagle3 and vanilla from the same run.
+
+Options:
+  --model PATH          target GGUF (default: the embedded model in models/)
+  --draft PATH          EAGLE-3 draft GGUF (default: the embedded model's, with the default --model)
+  --signals PATH        signal sidecar (default: the embedded model's, with the default --model)
+  --prompts PATH        JSONL prompts, {"prompt": "...", "answer": "..."} per line
+                        (default: training/data/heldout.jsonl)
+  --limit N             use only the first N prompts
+  --max-tokens N        generated tokens per run (default 1024)
+  --draft-tokens N      draft tokens per step (default 4)
+  --budgets A,B         budget-A and budget-B as fractions of vanilla's mean thinking (default 0.5,0.25)
+  --budget-tokens A,B   fixed thinking budgets in tokens instead
+  --probe-threshold P   probe exit threshold, mean probability of the probe tokens (default 0.9)
+  --threads N           CPU threads (default: half the cores)
+  --context-size N      KV cache size in tokens (default: max-tokens plus 1024)
+  --quick               ${QUICK_PROMPTS} prompts, ${QUICK_MAX_TOKENS} max tokens; without --model, the random-weight test fixtures
+  --no-gpu              do not load GPU backends
+  --json                print the report as JSON
+  --out PATH            also write the JSON report to PATH
+  -h, --help            show this help
+`;
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function parseCount(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`Expected --${name} to be a positive integer, got "${value}".`);
+  return n;
+}
+
+function parsePair(name: string, value: string, check: (n: number) => boolean, range: string): [number, number] {
+  const parts = value.split(',').map(Number);
+  if (parts.length !== 2 || !parts.every(check)) throw new UsageError(`Expected --${name} to be two ${range}, comma-separated, got "${value}".`);
+  return parts as [number, number];
+}
+
+interface ModelPaths {
+  model: string;
+  draft?: string;
+  signals?: string;
+}
+
+async function defaultModels(quick: boolean): Promise<ModelPaths> {
+  if (quick) {
+    const { generateFixtures } = await import('../../test/fixtures/generate.ts');
+    const fixtures = await generateFixtures(path.join(ROOT, 'test', 'fixtures', 'generated'));
+    return { model: fixtures.target, draft: fixtures.draft, signals: fixtures.signals };
+  }
+  const card = JSON.parse(readFileSync(path.join(ROOT, 'models', 'embedded.json'), 'utf8')) as { target: string; draft: string; signals: string };
+  const resolved = { model: path.join(ROOT, 'models', card.target), draft: path.join(ROOT, 'models', card.draft), signals: path.join(ROOT, 'models', card.signals) };
+  if (!existsSync(resolved.model)) {
+    throw new UsageError(`The embedded model ${resolved.model} was not found; pass --model (and --draft, --signals), or --quick for the test fixtures.`);
+  }
+  return {
+    model: resolved.model,
+    ...(existsSync(resolved.draft) && { draft: resolved.draft }),
+    ...(existsSync(resolved.signals) && { signals: resolved.signals }),
+  };
+}
+
+/** Runs `specexit bench` with `argv` (the arguments after "bench") and returns the exit code. */
+export async function runBenchCli(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        draft: { type: 'string' },
+        signals: { type: 'string' },
+        prompts: { type: 'string' },
+        limit: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        'draft-tokens': { type: 'string' },
+        budgets: { type: 'string' },
+        'budget-tokens': { type: 'string' },
+        'probe-threshold': { type: 'string' },
+        threads: { type: 'string' },
+        'context-size': { type: 'string' },
+        quick: { type: 'boolean' },
+        'no-gpu': { type: 'boolean' },
+        json: { type: 'boolean' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+
+  try {
+    const quick = values.quick ?? false;
+    const maxTokens = parseCount('max-tokens', values['max-tokens'], quick ? QUICK_MAX_TOKENS : 1024);
+    const limit = parseCount('limit', values.limit, quick ? QUICK_PROMPTS : Number.POSITIVE_INFINITY);
+    const draftTokens = parseCount('draft-tokens', values['draft-tokens'], 4);
+    const threads = values.threads === undefined ? undefined : parseCount('threads', values.threads, 1);
+    const contextSize = parseCount('context-size', values['context-size'], maxTokens + 1024);
+    const settings: BenchSettings = {
+      maxTokens,
+      draftTokens,
+      budgetFractions: values.budgets ? parsePair('budgets', values.budgets, (n) => n > 0 && n <= 1, 'fractions in (0, 1]') : [0.5, 0.25],
+      ...(values['budget-tokens'] && { budgetTokens: parsePair('budget-tokens', values['budget-tokens'], (n) => Number.isInteger(n) && n >= 0, 'token counts') }),
+    };
+    if (values['probe-threshold'] !== undefined) {
+      const threshold = Number(values['probe-threshold']);
+      if (!(threshold >= 0 && threshold <= 2)) throw new UsageError(`Expected --probe-threshold to be a number from 0 to 2, got "${values['probe-threshold']}".`);
+      settings.probeThreshold = threshold;
+    }
+
+    const models: ModelPaths = values.model
+      ? { model: values.model, ...(values.draft && { draft: values.draft }), ...(values.signals && { signals: values.signals }) }
+      : { ...(await defaultModels(quick)), ...(values.draft && { draft: values.draft }), ...(values.signals && { signals: values.signals }) };
+    const promptsPath = values.prompts ?? (quick && !values.model ? FIXTURE_PROMPTS : HELDOUT_PROMPTS);
+    if (!values.prompts && !existsSync(promptsPath)) {
+      throw new UsageError(`The held-out prompts ${promptsPath} were not found; pass --prompts.`);
+    }
+    const prompts = (await readPromptFile(promptsPath)).slice(0, limit);
+
+    const engine = await Engine.load({
+      targetPath: models.model,
+      ...(models.draft && { draftPath: models.draft }),
+      ...(models.signals && { signalsPath: models.signals }),
+      contextSize,
+      ...(threads !== undefined && { threads }),
+      ...(values['no-gpu'] && { gpu: false }),
+    });
+    let report: BenchReport;
+    try {
+      const { modes, results } = await runBench(engine, { settings, prompts });
+      report = {
+        settings: {
+          ...settings,
+          prompts: prompts.length,
+          model: path.basename(models.model),
+          ...(models.draft && { draft: path.basename(models.draft) }),
+          ...(models.signals && { signals: path.basename(models.signals) }),
+          ...(threads !== undefined && { threads }),
+        },
+        modes,
+        results,
+      };
+    } finally {
+      engine.dispose();
+    }
+    if (values.out) await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatBenchTable(report));
+    return 0;
+  } catch (error) {
+    process.stderr.write(`specexit bench: ${(error as Error).message}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  runBenchCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
