@@ -24,6 +24,21 @@ await build({
   logLevel: 'info',
 });
 
+// The VS Code extension (package.json's `main`). The `vscode` module is provided by the extension host.
+if (existsSync('extension/extension.ts')) {
+  await build({
+    entryPoints: { extension: 'extension/extension.ts' },
+    outdir: 'dist',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    external: ['vscode'],
+    logLevel: 'info',
+  });
+}
+
 // The chat webview: a browser script and its stylesheet (dist/media/chat.js and chat.css).
 await build({
   entryPoints: { 'media/chat': 'media/chat.ts' },

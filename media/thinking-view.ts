@@ -6,7 +6,8 @@
 import type { MarkdownRenderer } from './markdown.ts';
 import { createSignalPlot } from './signal-plot.ts';
 import { StreamingMarkdown } from './streaming-markdown.ts';
-import { estimateExitSaving, thinkingSeconds, type Turn } from './turn.ts';
+import type { Turn } from './turn.ts';
+import { describeExit, exitCause, summarizeThinking } from './turn-text.ts';
 
 /** Minimum time between two redraws of the signal plot while signals stream, in ms. */
 const PLOT_INTERVAL_MS = 250;
@@ -89,7 +90,7 @@ export class ThinkingView {
     }
 
     this.element.classList.toggle('thinking-live', !over);
-    this.summaryText.textContent = summarize(turn, nowMs, over);
+    this.summaryText.textContent = summarizeThinking(turn, over ? undefined : nowMs);
     this.updateExit(turn);
     this.updatePlot(turn, over || final);
   }
@@ -129,35 +130,4 @@ export class ThinkingView {
 
 function isStreaming(turn: Turn): boolean {
   return turn.status === 'queued' || turn.status === 'prefill' || turn.status === 'thinking';
-}
-
-function summarize(turn: Turn, nowMs: number, over: boolean): string {
-  const seconds = thinkingSeconds(turn, over ? undefined : nowMs);
-  const tokens = turn.thinkingTokens > 0 ? ` · ${formatCount(turn.thinkingTokens)} tokens` : '';
-  if (!over) return `Thinking… ${seconds.toFixed(1)} s${tokens}`;
-  if (turn.status === 'stopped' && !turn.answer) return `Stopped after ${seconds.toFixed(1)} s of thinking${tokens}`;
-  return `Thought for ${seconds.toFixed(1)} s${tokens}`;
-}
-
-/** Says where thinking was cut and, for a signal or probe exit, about how many tokens and seconds that saved. */
-export function describeExit(turn: Turn): string | undefined {
-  const exit = turn.exit;
-  if (!exit) return undefined;
-  const where = `at token ${formatCount(exit.position)} (step ${exit.step})`;
-  if (exit.reason === 'budget') return `thinking budget reached ${where}`;
-  const saving = estimateExitSaving(turn);
-  const cause = exitCause(exit.reason);
-  if (!saving || saving.tokens === 0) return `${cause} stopped thinking ${where}`;
-  const seconds = saving.seconds > 0 ? ` and ${saving.seconds.toFixed(1)} s` : '';
-  return `${cause} stopped thinking ${where}, saving about ${formatCount(saving.tokens)} tokens${seconds}`;
-}
-
-function exitCause(reason: 'specexit' | 'probe' | 'budget'): string {
-  if (reason === 'specexit') return 'SpecExit';
-  if (reason === 'probe') return 'A probe';
-  return 'The thinking budget';
-}
-
-function formatCount(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
 }

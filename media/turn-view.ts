@@ -2,7 +2,8 @@
 import type { MarkdownRenderer } from './markdown.ts';
 import { StreamingMarkdown } from './streaming-markdown.ts';
 import { ThinkingView } from './thinking-view.ts';
-import { estimateExitSaving, isTurnActive, type Turn } from './turn.ts';
+import { isTurnActive, type Turn } from './turn.ts';
+import { describeStats } from './turn-text.ts';
 
 export class TurnView {
   readonly element: HTMLElement;
@@ -108,19 +109,6 @@ function describeProgress(turn: Turn): string {
   if (turn.status === 'stopped') return 'Stopped.';
   if (turn.status === 'error') return `Failed: ${turn.error ?? 'unknown error'}`;
   return '';
-}
-
-/** Returns the line under a finished answer: time to answer, decoding rate and the share of thinking saved. */
-export function describeStats(turn: Turn): string {
-  const stats = turn.stats;
-  if (!stats || isTurnActive(turn)) return '';
-  const parts: string[] = [];
-  if (stats.timeToAnswerMs !== undefined) parts.push(`answer after ${(stats.timeToAnswerMs / 1000).toFixed(1)} s`);
-  parts.push(`${stats.decodeTokensPerSecond.toFixed(1)} tokens/s`);
-  parts.push(`${stats.thinkingTokens} thinking + ${stats.answerTokens} answer tokens`);
-  const saving = estimateExitSaving(turn);
-  if (saving && saving.tokens > 0) parts.push(`${Math.round(saving.share * 100)}% of thinking saved`);
-  return parts.join(' · ');
 }
 
 /** Adds copy and insert buttons to each code block in `root`. The buttons are built here, never from model HTML. */
