@@ -10,7 +10,7 @@
  * are not visible to notification handlers. Times are milliseconds and sizes are bytes unless a field states
  * otherwise.
  */
-import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { NotificationType, NotificationType0, RequestType, RequestType0 } from 'vscode-jsonrpc';
 
 import type {
   ExitEvent,
@@ -132,7 +132,7 @@ export const InitializeRequest = new RequestType<InitializeParams, InitializeRes
 export const InitializedNotification = new NotificationType<object>('initialized');
 /** After `shutdown` the connection rejects every request with -32600 until `exit`. */
 export const ShutdownRequest = new RequestType0<null, void>('shutdown');
-export const ExitNotification = new NotificationType<void>('exit');
+export const ExitNotification = new NotificationType0('exit');
 
 /**
  * Stops the shared daemon for every client, after sending the response. The extension's "Restart daemon" sends it and then

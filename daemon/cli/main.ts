@@ -242,7 +242,9 @@ export async function main(argv: string[]): Promise<number> {
         const spec = modelSpecFromFlags(flags);
         const serveArgs = [...inheritedServeArgs(flags)];
         if (spec) serveArgs.push('--target', spec.target, ...(spec.draft ? ['--draft', spec.draft] : []), ...(spec.signals ? ['--signals', spec.signals] : []));
-        return await runServe({ config: daemonConfig(flags), socketPath: flags.socket, stdio: flags.stdio ?? false, noSocket: flags['no-socket'] ?? false, serveArgs });
+        const code = await runServe({ config: daemonConfig(flags), socketPath: flags.socket, stdio: flags.stdio ?? false, noSocket: flags['no-socket'] ?? false, serveArgs });
+        // The stopped daemon still holds stdin and the signal handlers, which would keep the process alive.
+        return process.exit(code);
       }
       case 'status':
         return await withClient(flags, false, async (client) => printStatus(await client.status(), flags.json ?? false));

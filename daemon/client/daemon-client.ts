@@ -108,6 +108,8 @@ export class DaemonClient {
     this.connection.onNotification(LoadProgressNotification, (params) => this.loadListeners.forEach((listener) => listener(params)));
     this.connection.onClose(() => {
       this.closedError ??= new Error('the connection to the daemon closed');
+      // vscode-jsonrpc rejects pending requests on dispose, not on close; without this they would never settle.
+      this.connection.dispose();
     });
     this.connection.listen();
   }

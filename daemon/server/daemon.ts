@@ -261,7 +261,7 @@ export class Daemon {
     this.logger.info('daemon stopping', { reason });
     clearTimeout(this.idleTimer);
     this.scheduler.cancelAll(`the daemon is stopping: ${reason}`);
-    for (const session of [...this.sessions]) session.close();
+    await Promise.all([...this.sessions].map((session) => session.close()));
     for (const hook of this.stopHooks) {
       try {
         await hook();

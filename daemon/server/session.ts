@@ -39,6 +39,36 @@ import { checkAskParams, checkLoadModelParams } from './validate.ts';
 
 type RequestId = string | number | undefined;
 
+/** Longest wait for queued responses to reach the client when its connection closes. */
+const CLOSE_FLUSH_TIMEOUT_MS = 1000;
+
+/**
+ * A writer that can wait until every message handed to it has been written. A failed write resolves: it means
+ * the client is gone, the writer has already reported it through `onError`, and a rejection would surface as an
+ * unhandled one inside vscode-jsonrpc's reply path.
+ */
+class DrainableWriter extends StreamMessageWriter {
+  private readonly pending = new Set<Promise<void>>();
+
+  override write(message: Message): Promise<void> {
+    const written = super.write(message).catch(() => undefined);
+    this.pending.add(written);
+    void written.then(() => this.pending.delete(written));
+    return written;
+  }
+
+  /** Resolves when the pending writes have finished or failed, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.pending]), timeout]);
+    clearTimeout(timer);
+  }
+}
+
 type LifecycleState = 'new' | 'initialized' | 'shutdown' | 'closed';
 
 export type TransportKind = 'socket' | 'stdio';
@@ -49,7 +79,7 @@ export class ClientSession {
   readonly id = nextSessionId++;
   private state: LifecycleState = 'new';
   private readonly connection: MessageConnection;
-  private readonly writer: StreamMessageWriter;
+  private readonly writer: DrainableWriter;
   private readonly log: StructuredLogger;
   /** Id of the request whose handler runs now, for log lines (vscode-jsonrpc does not pass it to handlers). */
   private currentRequestId: RequestId;
@@ -65,7 +95,11 @@ export class ClientSession {
     readonly transport: TransportKind,
   ) {
     this.log = daemon.logger.child({ module: 'session', session: this.id });
-    this.writer = new StreamMessageWriter(output, 'utf-8');
+    // Writes that race a client's disconnect fail with EPIPE; without a listener that error would end the process.
+    const onStreamError = (error: Error) => this.log.debug('stream error', { err: error });
+    input.on('error', onStreamError);
+    if ((output as unknown) !== input) output.on('error', onStreamError);
+    this.writer = new DrainableWriter(output, 'utf-8');
     const reader = new GuardedMessageReader(input, {
       maxMessageBytes: daemon.maxMessageBytes,
       onReject: (rejected) => this.sendRejection(rejected),
@@ -91,9 +125,9 @@ export class ClientSession {
     this.register();
     this.connection.onError(([error]) => {
       this.log.warn('connection error; closing it', { err: error });
-      this.close();
+      void this.close();
     });
-    this.connection.onClose(() => this.close());
+    this.connection.onClose(() => void this.close());
     this.connection.listen();
     this.log.info('client connected', { transport });
   }
@@ -110,16 +144,20 @@ export class ClientSession {
     this.closedListeners.push(listener);
   }
 
-  /** Closes the connection and cancels this client's asks. Safe to call more than once. */
-  close(): void {
+  /**
+   * Cancels this client's asks and closes the connection once the responses already written have been sent
+   * (at most `CLOSE_FLUSH_TIMEOUT_MS`). Safe to call more than once.
+   */
+  async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const cancelled = this.daemon.scheduler.cancelOwner(this.id, 'the client disconnected');
     this.log.info('client disconnected', { client: this.clientName, cancelledJobs: cancelled });
-    this.connection.dispose();
-    this.output.end();
     for (const listener of this.closedListeners) listener();
     this.closedListeners = [];
+    await this.writer.drain(CLOSE_FLUSH_TIMEOUT_MS);
+    this.connection.dispose();
+    this.output.end();
   }
 
   private sendRejection(rejected: RejectedMessage): void {
@@ -201,7 +239,7 @@ export class ClientSession {
     connection.onNotification(ExitNotification, () => {
       const clean = this.state === 'shutdown';
       this.log.info('exit received', { clean });
-      this.close();
+      void this.close();
       this.daemon.onClientExit(this, clean);
     });
 
