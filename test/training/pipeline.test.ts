@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { ChatTemplate, renderThinkingPrompt } from '../../daemon/calibrate/thinking-prompt.ts';
+import { Engine } from '../../daemon/engine/index.ts';
+import { runTrainingScript } from './python.ts';
+
+// A micro training run, end to end: corpus, tokenizer, target, draft, GGUF
+// export, then llama.cpp loads the files. Sizes are tiny so it takes seconds;
+// the point is that every stage works and that llama.cpp computes what
+// PyTorch computes.
+const dir = mkdtempSync(join(tmpdir(), 'specexit-train-'));
+let engine: Engine;
+
+before(async () => {
+  const out = ['--out', dir];
+  runTrainingScript('build_data.py', [...out, '--data', join(dir, 'data'), '--train', '400', '--heldout', '20', '--calibrate', '5', '--vocab', '420']);
+  runTrainingScript('train_target.py', [...out, '--steps', '30', '--warmup', '3', '--lr', '1e-2', '--dim', '48', '--layers', '4',
+    '--heads', '2', '--kv-heads', '1', '--head-dim', '24', '--ffn', '96', '--batch-tokens', '2048', '--save-every', '1e9']);
+  runTrainingScript('train_draft.py', [...out, '--steps', '4', '--batch-tokens', '2048']);
+  runTrainingScript('export_gguf.py', [...out, '--models', join(dir, 'models'), '--type', 'f32']);
+  engine = await Engine.load({ targetPath: join(dir, 'models', 'pytrace-target.gguf'), draftPath: join(dir, 'models', 'pytrace-draft.gguf') });
+});
+
+after(() => {
+  engine?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the export writes a qwen3 target and an eagle3 draft that llama.cpp loads together', () => {
+  assert.equal(engine.description.target.architecture, 'qwen3');
+  assert.equal(engine.description.draft?.architecture, 'eagle3');
+  assert.ok(statSync(join(dir, 'models', 'pytrace-target.gguf')).size > 10_000);
+});
+
+test('llama.cpp tokenizes text exactly as the Python tokenizer the model trained with', () => {
+  const texts = [
+    "What does this Python code print?\n\n```python\nx = 7\ny = x % 3\nprint(y + 2)\n```",
+    "s = 'nb'. Now s = 'nb'.\n\nt.upper() turns n into N: 'NBSR'.\n\n",
+    'emoji 🙂🚀, 中文, café, tabs\t\tand   spaces\n\n\n',
+    "it's 'sr' we'll  they've\r\n",
+  ];
+  const python = JSON.parse(runTrainingScript('encode.py', ['--out', dir], JSON.stringify(texts))) as number[][];
+  texts.forEach((text, i) => {
+    assert.deepEqual(Array.from(engine.tokenize(text, { parseSpecial: false })), python[i], `text ${i}: ${JSON.stringify(text)}`);
+    assert.equal(engine.detokenize(python[i]!), text);
+  });
+});
+
+test('llama.cpp greedy decoding gives the tokens PyTorch gives', async () => {
+  const rendered = renderThinkingPrompt(new ChatTemplate(engine), engine, "What does this code print?\n\n```python\nprint(3 + 4)\n```");
+  const expected = JSON.parse(runTrainingScript('greedy.py', ['--out', dir, '--tokens', '12'], JSON.stringify(Array.from(rendered.tokens)))) as number[];
+  for (const mode of ['vanilla', 'eagle3'] as const) {
+    const tokens: number[] = [];
+    for await (const event of engine.generate(rendered.tokens, { mode, maxTokens: 12, reportTokens: true, startInThinking: true })) {
+      if (event.type === 'tokens') tokens.push(...event.tokens);
+    }
+    assert.deepEqual(tokens.slice(0, expected.length), expected, `mode ${mode}`);
+  }
+});

@@ -1,0 +1,33 @@
+"""Generates the task corpus, trains the tokenizer and writes token arrays.
+
+Usage: python3 training/build_data.py [--out training/out] [--seed 1] [--train 150000] [--heldout 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytrace.dataset import build  # noqa: E402
+
+
+def main() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--out', default=os.path.join(here, 'out'), help='work folder for token arrays and the tokenizer')
+    ap.add_argument('--data', default=os.path.join(here, 'data'), help='folder for heldout.jsonl and calibrate.jsonl')
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--train', type=int, default=150000, help='training examples (default 150000)')
+    ap.add_argument('--heldout', type=int, default=1000, help='held-out examples (default 1000)')
+    ap.add_argument('--calibrate', type=int, default=400, help='training prompts written for calibration (default 400)')
+    ap.add_argument('--vocab', type=int, default=1024, help='largest vocabulary size (default 1024)')
+    args = ap.parse_args()
+    t0 = time.time()
+    build(args.out, args.data, args.seed, args.train, args.heldout, args.vocab, args.calibrate,
+          log=lambda m: print(f'[{time.time() - t0:6.1f}s] {m}', flush=True))
+
+
+if __name__ == '__main__':
+    main()
