@@ -32,10 +32,10 @@ export async function fixtureConfig(overrides: Partial<DaemonConfig> = {}): Prom
 }
 
 /** Writes a config file naming the fixture model, for daemons started as child processes. */
-export async function writeFixtureConfig(dir: string, overrides: Record<string, unknown> = {}): Promise<string> {
+export async function writeFixtureConfig(dir: string, model: Partial<ModelSpec> = {}): Promise<string> {
   const file = path.join(dir, 'config.json');
-  const { name, target, draft, signals, contextSize } = await fixtureModel();
-  writeFileSync(file, JSON.stringify({ models: [{ name, target, draft, signals, contextSize }], defaultModel: 'fixture', threads: 1, gpu: false, ...overrides }));
+  const { name, target, draft, signals, contextSize } = await fixtureModel(model);
+  writeFileSync(file, JSON.stringify({ models: [{ name, target, draft, signals, contextSize }], defaultModel: 'fixture', threads: 1, gpu: false }));
   return file;
 }
 
