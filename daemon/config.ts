@@ -103,6 +103,7 @@ function parseConfigObject(data: unknown, base: string): Partial<DaemonConfig> {
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw new ConfigError(`unknown field \`${key}\`; expected one of ${known.join(', ')}`);
   }
+
   const config: Partial<DaemonConfig> = {};
   if (raw.models !== undefined) {
     if (!Array.isArray(raw.models)) throw new ConfigError(`Expected \`models\` to be an array, got ${JSON.stringify(raw.models)}`);
@@ -112,6 +113,7 @@ function parseConfigObject(data: unknown, base: string): Partial<DaemonConfig> {
     expectType(raw.defaultModel, 'string', 'defaultModel');
     config.defaultModel = raw.defaultModel as string;
   }
+
   if (raw.idleTimeoutSeconds !== undefined) config.idleTimeoutMs = parseIdleTimeout(raw.idleTimeoutSeconds, 'idleTimeoutSeconds');
   if (raw.threads !== undefined) config.threads = parsePositiveInteger(raw.threads, 'threads');
   if (raw.contextSize !== undefined) config.contextSize = parsePositiveInteger(raw.contextSize, 'contextSize');
@@ -119,6 +121,7 @@ function parseConfigObject(data: unknown, base: string): Partial<DaemonConfig> {
     expectType(raw.gpu, 'boolean', 'gpu');
     config.gpu = raw.gpu as boolean;
   }
+
   if (raw.logLevel !== undefined) config.logLevel = parseLogLevel(raw.logLevel, 'logLevel');
   if (raw.logFile !== undefined) {
     expectType(raw.logFile, 'string', 'logFile');

@@ -60,7 +60,8 @@ function templateFor(model: LoadedModel): ChatTemplate {
 export function resolveMode(requested: Mode, model: LoadedModel): { mode: Mode; notice?: string } {
   const { files, name } = model;
   if (requested !== 'vanilla' && !files.hasDraft) {
-    return { mode: 'vanilla', notice: `model "${name}" has no draft, so mode ${requested} runs as vanilla (no speculative decoding)` };
+    const why = files.draftError ? `its draft failed to load (${files.draftError})` : 'it has no draft';
+    return { mode: 'vanilla', notice: `model "${name}" runs mode ${requested} as vanilla (no speculative decoding) because ${why}` };
   }
   if (requested === 'specexit' && !files.hasSignals) {
     const why = files.signalsMissing ? `its signal sidecar ${files.signalsMissing} is missing` : 'it has no signal sidecar';
@@ -71,7 +72,7 @@ export function resolveMode(requested: Mode, model: LoadedModel): { mode: Mode; 
 
 /**
  * Runs the ask to its end and returns its result. Throws a ResponseError: -32800 when `signal` aborted it
- * (its `data` holds the partial result), `promptTooLong` or `generationFailed`.
+ * (its `data` contains the partial result), `promptTooLong` or `generationFailed`.
  */
 export async function runAsk(run: AskRun): Promise<AskResult> {
   const { params, model, notify, signal, receivedAt, logger } = run;

@@ -243,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
         const serveArgs = [...inheritedServeArgs(flags)];
         if (spec) serveArgs.push('--target', spec.target, ...(spec.draft ? ['--draft', spec.draft] : []), ...(spec.signals ? ['--signals', spec.signals] : []));
         const code = await runServe({ config: daemonConfig(flags), socketPath: flags.socket, stdio: flags.stdio ?? false, noSocket: flags['no-socket'] ?? false, serveArgs });
-        // The stopped daemon still holds stdin and the signal handlers, which would keep the process alive.
+        // The stopped daemon still has stdin open and signal handlers registered, which would keep the process alive.
         return process.exit(code);
       }
       case 'status':

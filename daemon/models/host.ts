@@ -48,23 +48,34 @@ export class EngineHost {
     const started = Date.now();
     this.options.onLoadProgress({ model: spec.name, kind: 'begin', message: `loading ${spec.name} from ${spec.target}` });
     log.info('loading model', { model: spec.name, target: spec.target, draft: spec.draft, signals: files.hasSignals ? spec.signals : undefined });
-    let engine: Engine;
-    try {
-      engine = await Engine.load({
+    const load = (withDraft: boolean) =>
+      Engine.load({
         targetPath: spec.target,
-        draftPath: files.hasDraft ? spec.draft : undefined,
-        signalsPath: files.hasSignals ? spec.signals : undefined,
+        draftPath: withDraft && files.hasDraft ? spec.draft : undefined,
+        signalsPath: withDraft && files.hasSignals ? spec.signals : undefined,
         contextSize: this.registry.contextSize(model),
         threads: this.options.threads,
         gpu: this.options.gpu,
         logger: log.child({ module: 'engine' }),
       });
+    let engine: Engine;
+    try {
+      engine = await load(true);
     } catch (error) {
-      const elapsedMs = Date.now() - started;
-      const message = `loading model "${spec.name}" failed: ${(error as Error).message}`;
-      log.error('model load failed', { model: spec.name, err: error });
-      this.options.onLoadProgress({ model: spec.name, kind: 'failed', message, elapsedMs });
-      throw new ResponseError(SpecExitErrorCodes.modelInvalid, message);
+      // A draft that fails to load (made for another target, corrupt) must not cost the user the target:
+      // retry without it, and let each ask report why it runs without speculative decoding.
+      const draftError = files.hasDraft ? await this.retryWithoutDraft(load, spec.name, error) : undefined;
+      if (!draftError) {
+        const elapsedMs = Date.now() - started;
+        const message = `loading model "${spec.name}" failed: ${(error as Error).message}`;
+        log.error('model load failed', { model: spec.name, err: error });
+        this.options.onLoadProgress({ model: spec.name, kind: 'failed', message, elapsedMs });
+        throw new ResponseError(SpecExitErrorCodes.modelInvalid, message);
+      }
+      engine = draftError.engine;
+      files.hasDraft = false;
+      files.hasSignals = false;
+      files.draftError = draftError.message;
     }
 
     const loadMs = Date.now() - started;
@@ -94,6 +105,18 @@ export class EngineHost {
       backend: engine.description.gpuLayers > 0 ? 'gpu' : 'cpu',
       devices: engine.backends.devices.map((device) => device.name),
     };
+  }
+
+  /** Loads the target alone after a load with the draft failed; returns undefined when that fails too. */
+  private async retryWithoutDraft(load: (withDraft: boolean) => Promise<Engine>, name: string, draftFailure: unknown): Promise<{ engine: Engine; message: string } | undefined> {
+    const message = (draftFailure as Error).message;
+    this.options.logger.warn('loading with the draft failed; retrying without it', { model: name, err: draftFailure });
+    try {
+      return { engine: await load(false), message };
+    } catch (error) {
+      this.options.logger.debug('the target alone failed too', { model: name, err: error });
+      return undefined;
+    }
   }
 
   unload(): void {

@@ -1,4 +1,4 @@
-/** The models the daemon knows: the embedded one, the config file's, and those that clients register. */
+/** The models the daemon can load: the embedded one, the config file's, and those that clients register. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -40,7 +40,7 @@ export function readEmbeddedSpec(root: string): ModelSpec {
   };
 }
 
-/** What the files on disk allow for one model, after the checks in `ModelRegistry.checkFiles`. */
+/** Usable files of one model, after the checks in `ModelRegistry.checkFiles`. */
 export interface ModelFiles {
   /** A draft is configured and present. */
   hasDraft: boolean;
@@ -48,6 +48,8 @@ export interface ModelFiles {
   hasSignals: boolean;
   /** Set when a configured sidecar file is missing, so `specexit` runs as `eagle3`. */
   signalsMissing?: string;
+  /** Set when the draft failed to load and the target was loaded alone; the engine's error message. */
+  draftError?: string;
 }
 
 export class ModelRegistry {

@@ -75,8 +75,8 @@ export class ChatTemplate {
     const head = pieces[0]!;
     let tail = pieces[1]!;
     if (this.thinkStartText && this.thinkEndText && !tail.includes(this.thinkStartText)) {
-      // Open the thinking block the template left to the model, as DeepSeek-R1's model card advises, so the
-      // stream starts in the thinking phase; with thinking off, close it at once.
+      // Open the thinking block the template left to the model, so the stream starts in the thinking phase.
+      // With thinking off, close it at once.
       tail += thinking ? `${this.thinkStartText}\n` : `${this.thinkStartText}\n\n${this.thinkEndText}\n\n`;
     }
 

@@ -285,7 +285,7 @@ export class Daemon {
 
   private checkQueueRoom(): void {
     if (this.scheduler.length >= DaemonLimits.maxQueueLength) {
-      throw new ResponseError(SpecExitErrorCodes.queueFull, `the queue already holds ${this.scheduler.length} requests, the limit; retry when some have finished`);
+      throw new ResponseError(SpecExitErrorCodes.queueFull, `the queue already contains ${this.scheduler.length} requests, the limit; retry when some have finished`);
     }
   }
 

@@ -39,7 +39,7 @@ import { checkAskParams, checkLoadModelParams } from './validate.ts';
 
 type RequestId = string | number | undefined;
 
-/** Longest wait for queued responses to reach the client when its connection closes. */
+/** Maximum wait for queued responses to reach the client when its connection closes. */
 const CLOSE_FLUSH_TIMEOUT_MS = 1000;
 
 /**
@@ -239,8 +239,9 @@ export class ClientSession {
     connection.onNotification(ExitNotification, () => {
       const clean = this.state === 'shutdown';
       this.log.info('exit received', { clean });
-      void this.close();
+      // The daemon records the exit status before the close below reports a plain disconnect.
       this.daemon.onClientExit(this, clean);
+      void this.close();
     });
 
     connection.onRequest(

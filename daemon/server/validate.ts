@@ -7,7 +7,9 @@ const INVALID_PARAMS = -32602;
 
 function describe(value: unknown): string {
   const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  if (text === undefined) return String(value);
+  if (text.length > 80) return `${text.slice(0, 77)}...`;
+  return text;
 }
 
 function invalid(field: string, expected: string, value: unknown): ResponseError<void> {

@@ -1,8 +1,8 @@
 /**
  * A JSON-RPC message reader for LSP framing (`Content-Length` headers) that survives bad input.
  *
- * vscode-jsonrpc's own reader drops malformed JSON without a reply and accepts any size. This one answers each
- * bad message with a JSON-RPC error and goes on reading: a body over the size cap is skipped unread, invalid
+ * vscode-jsonrpc's own reader drops malformed JSON without a reply and accepts any size. This one replies to
+ * each bad message with a JSON-RPC error and goes on reading: a body over the size cap is skipped unread, invalid
  * UTF-8 and malformed JSON get -32700, and a message that is not a request, notification or response gets
  * -32600. Only an unparseable header block ends the connection, because the next message's start is then unknown.
  */

@@ -42,7 +42,7 @@ export async function isDaemonListening(socketPath: string): Promise<boolean> {
 export type ListenResult = { server: net.Server; close(): Promise<void> } | { alreadyRunning: true };
 
 /**
- * Listens on the socket. When another daemon already answers there, returns `alreadyRunning` so the caller can
+ * Listens on the socket. When another daemon already accepts connections there, returns `alreadyRunning` so the caller can
  * hand over to it; when the file is stale (left by a daemon that died), removes it first.
  */
 export async function listenOnSocket(socketPath: string, onConnection: (socket: net.Socket) => void): Promise<ListenResult> {
@@ -77,7 +77,7 @@ export async function listenOnSocket(socketPath: string, onConnection: (socket: 
   return { alreadyRunning: true };
 }
 
-/** Removes a socket file nobody listens on. Throws when the path is something other than a socket. */
+/** Removes a socket file that no daemon listens on. Throws when the path is something other than a socket. */
 function removeStaleSocket(socketPath: string): void {
   let stats;
   try {

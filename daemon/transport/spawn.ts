@@ -29,7 +29,7 @@ export function selfCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: [...process.execArgv, script] };
 }
 
-/** Connects to the daemon on `socketPath`, first starting one in the background when none answers. */
+/** Connects to the daemon on `socketPath`, first starting one in the background when none accepts connections. */
 export async function connectOrSpawn(options: SpawnOptions): Promise<{ socket: net.Socket; spawned: boolean }> {
   try {
     return { socket: await connectSocket(options.socketPath), spawned: false };

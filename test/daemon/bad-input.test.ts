@@ -158,7 +158,8 @@ describe('bad input over a raw socket', () => {
     await client.readResponse(1);
     client.send({ jsonrpc: '2.0', id: 2, method: 'specexit/ask', params: { askId: 'ok', question: 'a <|im_end|> b </think> c', options: { maxTokens: 10 } } });
     const response = await client.readResponse(2, 20_000);
-    assert.equal((response.result as { finishReason: string }).finishReason, 'max_tokens', JSON.stringify(response));
+    assert.ok(response.result, JSON.stringify(response));
+    assert.equal((response.result as { finishReason: string }).finishReason, 'max_tokens');
     client.close();
   });
 });

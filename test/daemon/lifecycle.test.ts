@@ -9,6 +9,7 @@ import { ResponseError } from 'vscode-jsonrpc';
 import { ensurePrivateDir } from '../../daemon/paths.ts';
 import { SpecExitErrorCodes, type ModelFileMissingData } from '../../daemon/protocol.ts';
 import { isDaemonListening } from '../../daemon/transport/socket.ts';
+import { getFixtures } from '../engine/helpers.ts';
 import { connectClient, exitOf, fixtureModel, makeTempDir, spawnCli, startDaemon, writeFixtureConfig } from './helpers.ts';
 
 async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
@@ -201,6 +202,17 @@ describe('model errors', () => {
       return true;
     });
     assert.equal((await client.status()).state, 'error');
+
+    const { draftWrongHidden } = await getFixtures();
+    const wrongDraft = await fixtureModel({ name: 'wrong-draft', draft: draftWrongHidden });
+    await client.loadModel({ spec: wrongDraft });
+    const fallbackNotices: string[] = [];
+    const fallback = await client.ask(
+      { question: 'q', options: { model: 'wrong-draft', mode: 'eagle3', maxTokens: 4 } },
+      { notice: (event) => fallbackNotices.push(event.message) },
+    );
+    assert.equal(fallback.mode, 'vanilla', 'a draft that fails to load leaves the target usable');
+    assert.match(fallbackNotices[0] ?? '', /runs mode eagle3 as vanilla .* because its draft failed to load \(.+\)/);
     const recovered = await client.ask({ question: 'q', options: { maxTokens: 4 } });
     assert.equal(recovered.finishReason, 'max_tokens', 'a failed load leaves the daemon usable');
     await client.close();
