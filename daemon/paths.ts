@@ -50,6 +50,7 @@ export function ensurePrivateDir(dir: string): void {
 export function defaultSocketPath(): string {
   const fromEnv = process.env.SPECEXIT_SOCKET;
   if (fromEnv) return fromEnv;
+  // NOTE: the Windows pipe path has not been run; its default ACL, not a file mode, decides who may connect.
   if (process.platform === 'win32') return `\\\\.\\pipe\\specexit-${userName()}`;
   return path.join(runtimeDir(), 'daemon.sock');
 }

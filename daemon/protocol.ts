@@ -98,7 +98,7 @@ export interface ModelSpec {
 
 /** Daemon settings a client may pass as `initializationOptions` (the extension sends its `specexit.*` settings). */
 export interface InitializationOptions {
-  /** Models to register in addition to the embedded one. A name already registered is replaced unless it is loaded. */
+  /** Models to register besides the embedded one. A registered name is replaced, but a loaded model keeps its files. */
   models?: ModelSpec[];
   /** Model used by asks that name none. Default: the daemon's default (the embedded model unless configured). */
   defaultModel?: string;
@@ -175,7 +175,10 @@ export interface SamplingSettings {
 }
 
 export interface AskOptions extends SamplingSettings {
-  /** Decoding mode. Default `specexit`; a model without a signal sidecar runs it as `eagle3` with a notice. */
+  /**
+   * Decoding mode. Default `specexit`. A model without a signal sidecar runs it as `eagle3`, and one without a
+   * draft runs every mode as `vanilla`, each with a notice.
+   */
   mode?: Mode;
   /** Let the model think before answering. Default true. False renders the template with `enable_thinking` false. */
   thinking?: boolean;

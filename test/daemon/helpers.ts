@@ -178,7 +178,8 @@ export class RawClient {
 export function spawnCli(args: string[], env: Record<string, string>, stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, SPECEXIT_LOG: 'info', ...env },
+    // A short idle timeout ends any background daemon a failed test leaves behind.
+    env: { ...process.env, SPECEXIT_LOG: 'info', SPECEXIT_IDLE_TIMEOUT: '20', ...env },
     stdio: stdio === 'pipe' ? ['pipe', 'pipe', 'pipe'] : 'ignore',
   });
 }
