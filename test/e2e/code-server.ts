@@ -90,11 +90,20 @@ export async function createCodeServerDirs(): Promise<CodeServerDirs> {
   return dirs;
 }
 
-/** Writes the user settings: BASE_USER_SETTINGS with `extra` on top. */
-export async function writeUserSettings(dirs: CodeServerDirs, extra: Record<string, unknown> = {}): Promise<void> {
-  const userDir = path.join(dirs.userData, 'User');
-  await mkdir(userDir, { recursive: true });
-  await writeFile(path.join(userDir, 'settings.json'), `${JSON.stringify({ ...BASE_USER_SETTINGS, ...extra }, null, 2)}\n`);
+/**
+ * Writes the user settings (BASE_USER_SETTINGS with `user` on top) and the machine settings. In code-server the
+ * extension host runs on the "remote" machine, where settings of scope `machine` and `machine-overridable` come
+ * from the machine settings file, not from the user's.
+ */
+export async function writeSettings(dirs: CodeServerDirs, settings: { user?: Record<string, unknown>; machine?: Record<string, unknown> } = {}): Promise<void> {
+  const files = [
+    { dir: path.join(dirs.userData, 'User'), values: { ...BASE_USER_SETTINGS, ...settings.user } },
+    { dir: path.join(dirs.userData, 'Machine'), values: settings.machine ?? {} },
+  ];
+  for (const { dir, values } of files) {
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'settings.json'), `${JSON.stringify(values, null, 2)}\n`);
+  }
 }
 
 /** Returns the environment of code-server and everything it starts; `tag` marks the run's processes. */

@@ -27,7 +27,7 @@ export async function launchChromium(): Promise<Browser> {
 
 export interface Workbench {
   page: Page;
-  /** Requests the page made to anything but the code-server origin. */
+  /** Requests of the page that went, or tried to go, anywhere but the code-server origin. */
   foreignRequests: string[];
   /** Uncaught page errors. */
   pageErrors: string[];
@@ -38,11 +38,14 @@ export async function openWorkbench(browser: Browser, serverUrl: string, folder:
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const workbench: Workbench = { page, foreignRequests: [], pageErrors: [] };
   const origin = new URL(serverUrl).origin;
-  page.on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:') && !url.startsWith('vscode-')) {
-      workbench.foreignRequests.push(url);
-    }
+  // Webview resources have https://*.vscode-resource.vscode-cdn.net URLs, but the webview's service worker serves
+  // them from code-server, so only responses from elsewhere and failed requests count as leaving 127.0.0.1.
+  const isForeign = (url: string): boolean => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:');
+  page.on('response', (response) => {
+    if (isForeign(response.url()) && !response.fromServiceWorker()) workbench.foreignRequests.push(response.url());
+  });
+  page.on('requestfailed', (request) => {
+    if (isForeign(request.url())) workbench.foreignRequests.push(`${request.url()} (failed: ${request.failure()?.errorText})`);
   });
   page.on('pageerror', (error) => workbench.pageErrors.push(error.message));
 
@@ -69,10 +72,16 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     await input.waitFor({ timeout: 10_000 });
     const query = `>${title}`;
     await input.fill(query);
-    const row = quickInput(page).locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    const rows = quickInput(page).locator('.quick-input-list .monaco-list-row', { hasText: title });
+    // A row's text is its label, then its key binding on the next lines; "Open Chat" must not pick "Open Chat in Editor".
+    let index = -1;
     try {
-      await row.waitFor({ timeout: 2_000 });
+      await rows.first().waitFor({ timeout: 2_000 });
+      index = (await rows.allInnerTexts()).findIndex((text) => text.split('\n')[0]?.trim() === title);
     } catch {
+      // Not listed yet.
+    }
+    if (index < 0) {
       await page.keyboard.press('Escape');
       if (Date.now() > deadline) {
         throw new Error(`the command "${title}" did not appear in the command palette within ${timeoutMs / 1000} s (${attempt} attempts)`);
@@ -80,7 +89,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
       await sleep(1_000);
       continue;
     }
-    await input.press('Enter');
+    await rows.nth(index).click();
     // The palette closes, or turns into the command's own quick input (Go to File, Go to Line).
     const closeDeadline = Date.now() + 5_000;
     while ((await quickInput(page).isVisible()) && (await input.inputValue()) === query) {
@@ -89,6 +98,15 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     }
     return;
   }
+}
+
+/** Types `text` into the input box that a command opened (`vscode.window.showInputBox`) and confirms it. */
+export async function fillInputBox(page: Page, text: string): Promise<void> {
+  const input = quickInput(page).locator('input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(text);
+  await input.press('Enter');
+  await quickInput(page).waitFor({ state: 'hidden', timeout: 5_000 });
 }
 
 /** Opens a workspace file with Quick Open and waits until its editor tab is active. */
