@@ -101,6 +101,7 @@ private:
     // ---- one step ----
     void draft(std::vector<llama_token> & draft_tokens);
     void decode_target(const std::vector<llama_token> & tokens, bool want_logits);
+    void trim_draft_cache();
     size_t walk(const std::vector<llama_token> & ids, bool forced);
     void force_exit(const char * reason, const std::vector<llama_token> & before_end, float probe_score = 0.0f);
     void fold_signals(int32_t n_rows);
@@ -312,7 +313,6 @@ void Generation::draft(std::vector<llama_token> & draft_tokens) {
         /* .result   = */ &draft_tokens,
     };
     common_speculative_draft(spec_.get());
-    llama_memory_seq_rm(llama_get_memory(gc_.ctx_dft), 0, n_past_, -1);
     stats_.drafted_tokens += (int32_t) draft_tokens.size();
 }
 
@@ -321,6 +321,9 @@ void Generation::draft(std::vector<llama_token> & draft_tokens) {
 void Generation::decode_target(const std::vector<llama_token> & tokens, bool want_logits) {
     if (n_past_ + (llama_pos) tokens.size() > n_ctx_) {
         throw Finish{ "context" };
+    }
+    if (spec_) {
+        trim_draft_cache();
     }
     llama_batch & batch = batch_.batch;
     for (size_t start = 0; start < tokens.size(); start += (size_t) n_batch_) {
@@ -344,6 +347,20 @@ void Generation::decode_target(const std::vector<llama_token> & tokens, bool wan
             drop_speculative("the draft failed to process a verification batch");
         }
     }
+}
+
+// The EAGLE-3 drafter (draft-eagle3 in llama.cpp's common/speculative.cpp)
+// stores at position p the pair (token at p + 1, target features at p), so
+// the pair at n_past_ - 1 waits for id_last_. Its cache may also still
+// contain draft tokens and pairs of rows that the last step rejected or cut
+// off. Removing everything from n_past_ - 1 on makes
+// common_speculative_process write the waiting pair with id_last_, the first
+// token of the batch, and then the batch's own pairs at consecutive
+// positions. Verified and forced batches take this same path. After a draft,
+// this writes again the pair that common_speculative_draft already wrote,
+// one extra drafter row per step.
+void Generation::trim_draft_cache() {
+    llama_memory_seq_rm(llama_get_memory(gc_.ctx_dft), 0, std::max<llama_pos>(n_past_ - 1, 0), -1);
 }
 
 void Generation::emit_text(bool thinking, const std::string & bytes) {
@@ -674,10 +691,10 @@ void Generation::run() {
         if (!forced_.empty()) {
             // Forced tokens (</think>, the budget wrap-up) replace sampling:
             // decode id_last and all forced tokens but the last, which
-            // becomes the new id_last.
-            // NOTE: with a draft, a long forced run (the budget wrap-up) is followed by one failed
-            // llama_decode in the draft context (positions not consecutive), seen in `specexit bench`
-            // budget rows. Output stays the target's; the cause in the drafter's bookkeeping is unconfirmed.
+            // becomes the new id_last. The drafter processes the batch like a
+            // verification batch. No common_speculative_accept follows,
+            // because every row is kept and the drafter already stores the
+            // last row's features for its pair with the new id_last.
             std::vector<llama_token> tokens = { id_last_ };
             tokens.insert(tokens.end(), forced_.begin(), forced_.end() - 1);
             decode_target(tokens, false);
