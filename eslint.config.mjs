@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'native/build/', 'native/llama.cpp/', 'test/fixtures/generated/', 'training/out/', 'out/'] },
+  { ignores: ['node_modules/', 'dist/', 'native/build/', 'native/llama.cpp/', 'test/fixtures/generated/', 'training/out/', 'out/', '.vscode-test/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
