@@ -173,7 +173,7 @@ async function withClient<T>(flags: Flags, spawn: boolean, use: (client: DaemonC
   const socketPath = flags.socket ?? defaultSocketPath();
   const logFile = flags['log-file'] ?? defaultLogFile(socketPath);
   const socket = spawn
-    ? (await connectOrSpawn({ socketPath, serveArgs: inheritedServeArgs(flags), logFile })).socket
+    ? (await connectOrSpawn({ socketPath, serveArgs: inheritedServeArgs(flags), logFile: flags['log-file'] })).socket
     : await connectSocket(socketPath).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') throw new UsageError(`no daemon is running on ${socketPath}`);
         throw error;
@@ -260,7 +260,8 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(command)}; run specexit --help for the list`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || error instanceof ConfigError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`error: ${(error as Error).message}\n`);
       return 2;
     }

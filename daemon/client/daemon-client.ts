@@ -58,6 +58,9 @@ import {
   type ThinkingExitParams,
 } from '../protocol.ts';
 
+/** Time between the connection closing and pending requests being rejected. */
+const CLOSE_SETTLE_MS = 50;
+
 /** Callbacks for one ask's notifications; each is optional. */
 export interface AskHandlers {
   phase(params: AskPhaseParams): void;
@@ -108,8 +111,10 @@ export class DaemonClient {
     this.connection.onNotification(LoadProgressNotification, (params) => this.loadListeners.forEach((listener) => listener(params)));
     this.connection.onClose(() => {
       this.closedError ??= new Error('the connection to the daemon closed');
-      // vscode-jsonrpc rejects pending requests on dispose, not on close; without this they would never settle.
-      this.connection.dispose();
+      // vscode-jsonrpc rejects pending requests on dispose, not on close, so without this they would never
+      // settle. It handles received messages one per event-loop turn, so responses that arrived just before the
+      // close (a stopDaemon reply) get CLOSE_SETTLE_MS to be delivered first.
+      setTimeout(() => this.connection.dispose(), CLOSE_SETTLE_MS);
     });
     this.connection.listen();
   }

@@ -15,7 +15,10 @@ export interface SpawnOptions {
   socketPath: string;
   /** Extra arguments for `specexit serve`, such as `--target`. */
   serveArgs?: string[];
-  /** The daemon's log file. Default: `daemon.log` beside the socket. */
+  /**
+   * The daemon's log file, passed as `--log-file`. Without it the daemon logs where its config says, and its
+   * stderr (which also carries early startup errors) goes to `daemon.log` beside the socket.
+   */
   logFile?: string;
 }
 
@@ -44,7 +47,8 @@ export async function connectOrSpawn(options: SpawnOptions): Promise<{ socket: n
   const { command, args } = selfCommand();
   let exited: string | undefined;
   try {
-    const child = spawn(command, [...args, 'serve', '--socket', options.socketPath, '--log-file', logFile, ...(options.serveArgs ?? [])], {
+    const logArgs = options.logFile ? ['--log-file', options.logFile] : [];
+    const child = spawn(command, [...args, 'serve', '--socket', options.socketPath, ...logArgs, ...(options.serveArgs ?? [])], {
       detached: true,
       stdio: ['ignore', 'ignore', logFd],
       env: process.env,

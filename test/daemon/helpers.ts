@@ -174,18 +174,30 @@ export class RawClient {
   }
 }
 
+const spawned = new Set<ChildProcess>();
+
+/** Kills every CLI process `spawnCli` started that is still running, so a failed test cannot hang the file. */
+export function killSpawned(): void {
+  for (const child of spawned) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  spawned.clear();
+}
+
 /** Runs the CLI from source as a child process, with `env` added to this process's environment. */
 export function spawnCli(args: string[], env: Record<string, string>, stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
     cwd: REPO_ROOT,
     // A short idle timeout ends any background daemon a failed test leaves behind.
     env: { ...process.env, SPECEXIT_LOG: 'info', SPECEXIT_IDLE_TIMEOUT: '20', ...env },
     stdio: stdio === 'pipe' ? ['pipe', 'pipe', 'pipe'] : 'ignore',
   });
+  spawned.add(child);
+  return child;
 }
 
-/** Resolves with the exit code of a child process. */
+/** Resolves with the exit code of a child process, or null when a signal ended it. */
 export function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }

@@ -10,7 +10,7 @@ import { ensurePrivateDir } from '../../daemon/paths.ts';
 import { SpecExitErrorCodes, type ModelFileMissingData } from '../../daemon/protocol.ts';
 import { isDaemonListening } from '../../daemon/transport/socket.ts';
 import { getFixtures } from '../engine/helpers.ts';
-import { connectClient, exitOf, fixtureModel, makeTempDir, spawnCli, startDaemon, writeFixtureConfig } from './helpers.ts';
+import { connectClient, exitOf, fixtureModel, killSpawned, makeTempDir, spawnCli, startDaemon, writeFixtureConfig } from './helpers.ts';
 
 async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -29,7 +29,10 @@ function collectOutput(child: import('node:child_process').ChildProcess): { text
 
 describe('daemon processes', () => {
   const temp = makeTempDir();
-  after(() => temp.remove());
+  after(() => {
+    killSpawned();
+    temp.remove();
+  });
 
   test('second daemon hands over', async () => {
     const socketPath = path.join(temp.dir, 'handover.sock');
@@ -100,7 +103,8 @@ describe('daemon processes', () => {
     assert.equal((JSON.parse(statusOutput.text()) as { modelLoads: number }).modelLoads, 1);
 
     const stop = spawnCli(['stop'], env);
-    assert.equal(await exitOf(stop), 0);
+    const stopOutput = collectOutput(stop);
+    assert.equal(await exitOf(stop), 0, stopOutput.text());
     await waitFor(async () => !(await isDaemonListening(socketPath)), 5000, 'the daemon stops');
   });
 

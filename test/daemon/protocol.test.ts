@@ -8,7 +8,7 @@ import { ResponseError } from 'vscode-jsonrpc';
 
 import { DaemonClient } from '../../daemon/client/daemon-client.ts';
 import { PROTOCOL_VERSION, StatusRequest, type AskPhase, type StateParams } from '../../daemon/protocol.ts';
-import { connectClient, exitOf, makeTempDir, spawnCli, startDaemon, writeFixtureConfig, type TestDaemon } from './helpers.ts';
+import { connectClient, exitOf, killSpawned, makeTempDir, spawnCli, startDaemon, writeFixtureConfig, type TestDaemon } from './helpers.ts';
 
 describe('socket transport', () => {
   const temp = makeTempDir();
@@ -114,7 +114,10 @@ describe('socket transport', () => {
 
 describe('stdio transport', () => {
   const temp = makeTempDir();
-  after(() => temp.remove());
+  after(() => {
+    killSpawned();
+    temp.remove();
+  });
 
   test('private stdio daemon round trip', async () => {
     const configFile = await writeFixtureConfig(temp.dir);
