@@ -27,7 +27,7 @@ describe('bad input over a raw socket', () => {
     temp.remove();
   });
 
-  /** Sends a status request and checks that the daemon still answers it. */
+  /** Sends a status request and checks that the daemon still responds to it. */
   async function assertAlive(): Promise<void> {
     const id = nextId++;
     raw.send({ jsonrpc: '2.0', id, method: 'specexit/status' });

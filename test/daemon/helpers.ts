@@ -16,7 +16,7 @@ import { getFixtures } from '../engine/helpers.ts';
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const CLI_ENTRY = path.join(REPO_ROOT, 'daemon', 'cli', 'main.ts');
 
-/** A temporary folder with a short path, so socket paths stay under the 107-byte limit. */
+/** Creates a temporary folder with a short path, so socket paths stay under the 107-byte limit. */
 export function makeTempDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sx-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };

@@ -71,8 +71,10 @@ describe('chat template', () => {
     const prompt = buildPrompt(template, 'What does this print?', context, true, limit);
     assert.ok(prompt.tokens.length <= limit, `${prompt.tokens.length} tokens`);
     assert.ok(prompt.trimmed, 'the prompt reports the cut');
-    assert.ok(prompt.trimmed.beforeLinesRemoved > 0 && prompt.trimmed.beforeLinesRemoved < 300);
-    assert.ok(prompt.trimmed.afterLinesRemoved > 0 && prompt.trimmed.afterLinesRemoved < 300);
+    assert.ok(prompt.trimmed.beforeLinesRemoved > 0, 'some lines before were cut');
+    assert.ok(prompt.trimmed.beforeLinesRemoved < 300, 'some lines before were kept');
+    assert.ok(prompt.trimmed.afterLinesRemoved > 0, 'some lines after were cut');
+    assert.ok(prompt.trimmed.afterLinesRemoved < 300, 'some lines after were kept');
     const text = engine.detokenize(prompt.tokens, { special: true });
     assert.ok(text.includes(selection.text), 'the selection is kept whole');
     assert.ok(text.includes('before_299 = 299'), 'the lines nearest the selection stay');

@@ -57,6 +57,7 @@ describe('socket transport', () => {
         stats: () => statsCount++,
       },
     );
+
     assert.equal(result.askId, 'a1');
     assert.equal(result.model, 'fixture');
     assert.equal(result.mode, 'specexit');

@@ -67,6 +67,7 @@ describe('shared daemon scheduling', () => {
       },
       source.token,
     );
+
     const error = await asked.then(
       () => assert.fail('the cancelled ask must fail'),
       (reason: unknown) => reason as ResponseError<AskResult>,
