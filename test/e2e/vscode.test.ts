@@ -51,6 +51,9 @@ const POLL_INTERVAL_MS = 150;
 /** Status bar text once an answer is done: `SpecExit 1.2 s · 35 tok/s`. */
 const LATENCY_STATUS = /SpecExit [\d.]+ s · \d+ tok\/s/;
 
+/** Status bar text while the daemon loads the model or generates. */
+const BUSY_STATUS = /SpecExit: (loading model|thinking|answering)/;
+
 /** Where a failed run leaves its screenshot and logs. */
 const FAILURE_DIR = path.join(ROOT, 'out', 'e2e-failure');
 
@@ -98,9 +101,9 @@ interface Timeline {
   /** First thinking text and first answer text, from FIRST_TEXT_OBSERVER. */
   thinkingAt?: number;
   answerAt?: number;
-  /** First poll that saw the latency in the status bar. */
+  /** First SpecExit status bar text with the latency, from STATUS_BAR_OBSERVER. */
   latencyStatusAt?: number;
-  /** Distinct SpecExit status bar texts, in the order they appeared. */
+  /** SpecExit status bar texts since the question, in order, from STATUS_BAR_OBSERVER. */
   statusTexts: string[];
   /** Distinct `data-status` values of the chat turn (queued, prefill, thinking, answering, done...), in order. */
   turnStatuses: string[];
@@ -125,6 +128,28 @@ const FIRST_TEXT_OBSERVER = `(() => {
   new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
   window.specexitFirstText = seen;
 })()`;
+
+/**
+ * Records every text of the SpecExit status bar entry with its `Date.now()`, in the workbench page. The extension
+ * host can pass through several states between two polls of a fast model.
+ */
+const STATUS_BAR_OBSERVER = `(() => {
+  const changes = [];
+  const bar = document.getElementById('workbench.parts.statusbar');
+  const record = () => {
+    const item = [...bar.querySelectorAll('.statusbar-item')].find((element) => element.textContent.includes('SpecExit'));
+    const text = item ? item.textContent.trim() : '';
+    if (text !== '' && changes.at(-1)?.text !== text) changes.push({ text, at: Date.now() });
+  };
+  new MutationObserver(record).observe(bar, { subtree: true, childList: true, characterData: true, attributes: true });
+  record();
+  window.specexitStatusChanges = changes;
+})()`;
+
+interface StatusChange {
+  text: string;
+  at: number;
+}
 
 interface FirstTextTimes {
   thinking?: number;
@@ -152,11 +177,10 @@ async function watchAsk(page: Page, chat: FrameLocator, started: number): Promis
   let deadline = started + THINKING_TIMEOUT_MS;
 
   for (;;) {
-    const now = Date.now() - started;
     timeline.thinkingText = await readText(thinkingText);
     timeline.answerText = await readText(answer);
     const turnStatus = (await turn.count()) > 0 ? await turn.getAttribute('data-status') : null;
-    const status = await readSpecExitStatus(page);
+    const statusChanges = ((await page.evaluate('window.specexitStatusChanges')) ?? []) as StatusChange[];
 
     const firstText = ((await chat.locator('body').evaluate('window.specexitFirstText')) ?? {}) as FirstTextTimes;
     if (timeline.thinkingAt === undefined && firstText.thinking !== undefined) {
@@ -165,13 +189,20 @@ async function watchAsk(page: Page, chat: FrameLocator, started: number): Promis
     }
     if (firstText.answer !== undefined) timeline.answerAt = firstText.answer - started;
     if (turnStatus && timeline.turnStatuses.at(-1) !== turnStatus) timeline.turnStatuses.push(turnStatus);
-    if (status && timeline.statusTexts.at(-1) !== status) timeline.statusTexts.push(status);
-    if (status && LATENCY_STATUS.test(status)) timeline.latencyStatusAt ??= now;
+    const sinceAsk = statusChanges.filter((change) => change.at >= started);
+    timeline.statusTexts = sinceAsk.map((change) => change.text);
+    const latency = sinceAsk.find((change) => LATENCY_STATUS.test(change.text));
+    if (latency) timeline.latencyStatusAt = latency.at - started;
 
     const ended = turnStatus !== null && FINAL_TURN_STATUSES.has(turnStatus);
-    if ((ended && timeline.latencyStatusAt !== undefined) || turnStatus === 'error' || Date.now() > deadline) return timeline;
+    if ((ended && timeline.latencyStatusAt !== undefined) || turnStatus === 'error' || Date.now() > deadline) break;
     await sleep(POLL_INTERVAL_MS);
   }
+
+  // The texts were read before the observer's times in the last poll, so read them once more.
+  timeline.thinkingText = await readText(thinkingText);
+  timeline.answerText = await readText(answer);
+  return timeline;
 }
 
 /** Copies the evidence of a failed run to out/e2e-failure/ and returns its path. */
@@ -245,6 +276,7 @@ describe('packaged extension in code-server', () => {
       await selectLines(page, ...SELECTED_LINES);
       await runCommand(page, ASK_COMMAND_TITLE);
       const statusBeforeAsk = await readSpecExitStatus(page);
+      await page.evaluate(STATUS_BAR_OBSERVER);
       const asked = Date.now();
       await fillInputBox(page, QUESTION);
 
@@ -264,6 +296,11 @@ describe('packaged extension in code-server', () => {
       // its turn up to about 2 s after the extension host has it (measured with the fixtures on 2 busy cores), and
       // the status bar changes at once. The status bar's latency comes from the finished answer, so it cannot lead.
       assert.ok(!LATENCY_STATUS.test(statusBeforeAsk ?? ''), `the status bar showed a latency before the ask: ${statusBeforeAsk}`);
+      const beforeLatency = timeline.statusTexts.slice(0, timeline.statusTexts.findIndex((text) => LATENCY_STATUS.test(text)));
+      assert.ok(
+        beforeLatency.some((text) => BUSY_STATUS.test(text)),
+        `the status bar showed no busy state before the latency: ${timeline.statusTexts.join(' → ')}`,
+      );
       await statusBarItem(page, LATENCY_STATUS).waitFor({ timeout: 5_000 });
 
       const daemonLog = (await Promise.all((await findDaemonLogs(dirs)).map((log) => readFile(log, 'utf8')))).join('\n');
