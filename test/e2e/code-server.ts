@@ -120,8 +120,11 @@ function serverEnvironment(dirs: CodeServerDirs, tag: string): NodeJS.ProcessEnv
     EXTENSIONS_GALLERY: '{}',
     [RUN_TAG_VARIABLE]: tag,
   };
-  // The daemon would otherwise put its socket in the user's runtime folder and share it with a real VS Code.
+  // The daemon would otherwise put its socket in the user's runtime folder, or where these name, and share it
+  // with a real VS Code.
   delete env.XDG_RUNTIME_DIR;
+  delete env.SPECEXIT_SOCKET;
+  delete env.SPECEXIT_CONFIG;
   // Set by node:test and by npm for the test process; code-server and the extension host must not inherit them.
   delete env.NODE_TEST_CONTEXT;
   delete env.NODE_OPTIONS;

@@ -10,6 +10,7 @@
  * SPECEXIT_VSCODE_DOWNLOAD_TIMEOUT_MS (default 15000, per request). test-electron takes a proxy from
  * `npm_config_https_proxy` or `npm_config_proxy`.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -56,6 +57,17 @@ async function downloadVSCode(): Promise<string | undefined> {
   }
 }
 
+/** Stops the daemon that the extension started for the suite, if any. */
+function stopDaemon(socketPath: string): void {
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'specexit.js'), 'stop'], {
+    env: { ...process.env, SPECEXIT_SOCKET: socketPath },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const noDaemon = /no daemon is running/.test(result.stderr ?? '');
+  if (result.status !== 0 && !noDaemon) console.error(`test:electron: \`specexit stop\` failed: ${result.stderr || result.error?.message}`);
+}
+
 async function main(): Promise<number> {
   if (!existsSync(path.join(ROOT, 'dist', 'extension.js'))) {
     console.error('test:electron: dist/extension.js is missing; run `npm run build` first');
@@ -72,6 +84,8 @@ async function main(): Promise<number> {
   }
 
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'specexit-electron-'));
+  // The extension starts its daemon detached, on this socket instead of the user's.
+  const socketPath = path.join(scratch, 'daemon.sock');
   try {
     const workspace = path.join(scratch, 'workspace');
     await mkdir(workspace, { recursive: true });
@@ -81,13 +95,14 @@ async function main(): Promise<number> {
       extensionDevelopmentPath: ROOT,
       extensionTestsPath: SUITE_BUNDLE,
       launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--user-data-dir', path.join(scratch, 'user')],
-      extensionTestsEnv: { SPECEXIT_TEST_WORKSPACE: workspace, TMPDIR: scratch },
+      extensionTestsEnv: { SPECEXIT_TEST_WORKSPACE: workspace, SPECEXIT_SOCKET: socketPath, SPECEXIT_CONFIG: path.join(scratch, 'config.json') },
     });
     return 0;
   } catch (error) {
     console.error(`test:electron: the suite failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
+    stopDaemon(socketPath);
     await rm(scratch, { recursive: true, force: true });
   }
 }
