@@ -20,15 +20,20 @@ import type {
   ProbeEvent,
   SignalsEvent,
 } from './engine/events.ts';
-import type { Mode } from './engine/options.ts';
-
-export type { ExitEvent, FinishReason, GenerationStats, Mode, Phase, ProbeEvent, SignalsEvent };
+export type { ExitEvent, FinishReason, GenerationStats, Phase, ProbeEvent, SignalsEvent };
 export type { SignalValues } from './engine/events.ts';
 
 /** Version of this protocol. `initialize` returns it, so a client can reject a daemon with another major version. */
 export const PROTOCOL_VERSION = '1.0.0';
 
-/** The modes an ask can run in; see `Mode`. */
+/**
+ * Decoding mode of an ask: `vanilla` (target only), `eagle3` (speculative decoding), `specexit` (speculative
+ * decoding plus the early thinking exit) or `probe` (a DEER-style probing exit). The engine's other modes are
+ * not offered to clients.
+ */
+export type Mode = 'vanilla' | 'eagle3' | 'specexit' | 'probe';
+
+/** Every `Mode`, in the order above. */
 export const MODES: readonly Mode[] = ['vanilla', 'eagle3', 'specexit', 'probe'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -188,6 +193,20 @@ export interface AskOptions extends SamplingSettings {
   maxTokens?: number;
   /** Name of a registered model (see `ModelsRequest`). Default: the daemon's default model. */
   model?: string;
+  /** The SpecExit exit rule (mode `specexit` only). Each field defaults to the signal sidecar's value. */
+  exit?: ExitRuleSettings;
+}
+
+/** The exit rule: thinking is cut at a step boundary once confidence and progress exceed and remain falls below their thresholds. */
+export interface ExitRuleSettings {
+  /** False runs `specexit` like `eagle3` while still streaming signals. Default true. */
+  enabled?: boolean;
+  /** Smoothed confidence must exceed this, 0 to 1. Default: the sidecar's, else 0.8. */
+  confidenceThreshold?: number;
+  /** Smoothed progress must exceed this, 0 to 1. Default: the sidecar's, else 0.3. */
+  progressThreshold?: number;
+  /** Smoothed predicted remaining thinking tokens must be below this. Default: the sidecar's, else 200. */
+  remainThreshold?: number;
 }
 
 export interface AskParams {

@@ -1,7 +1,7 @@
 /** Runs one ask on a loaded engine and turns the engine's events into the protocol's notifications. */
 import { ResponseError, type NotificationType } from 'vscode-jsonrpc';
 
-import type { GenerateOptions, Mode } from '../engine/options.ts';
+import type { GenerateOptions } from '../engine/options.ts';
 import type { StructuredLogger } from '../log.ts';
 import type { LoadedModel } from '../models/host.ts';
 import { buildPrompt } from '../prompt/build-prompt.ts';
@@ -23,6 +23,7 @@ import {
   type AskResult,
   type ContextTrimmedParams,
   type GenerationStats,
+  type Mode,
   type ThinkingExitParams,
 } from '../protocol.ts';
 
@@ -118,6 +119,7 @@ export async function runAsk(run: AskRun): Promise<AskResult> {
     thinkingBudget: options.thinkingBudget,
     startInThinking: prompt.startInThinking,
     sampling: temperature === 0 ? { greedy: true } : { greedy: false, temperature, topP: options.topP, seed: options.seed },
+    exit: options.exit ? { ...options.exit } : undefined,
     signal,
   };
 

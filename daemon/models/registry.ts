@@ -4,8 +4,7 @@ import path from 'node:path';
 
 import { ResponseError } from 'vscode-jsonrpc';
 
-import type { Mode } from '../engine/options.ts';
-import { SpecExitErrorCodes, type ModelFileMissingData, type ModelInfo, type ModelSpec } from '../protocol.ts';
+import { SpecExitErrorCodes, type Mode, type ModelFileMissingData, type ModelInfo, type ModelSpec } from '../protocol.ts';
 
 /** Name of the model shipped in `models/`, which asks use unless settings choose another. */
 export const EMBEDDED_MODEL_NAME = 'embedded';

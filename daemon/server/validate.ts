@@ -76,7 +76,7 @@ export function checkAskParams(value: unknown): AskParams {
   checkString(params.question, 'question', { nonEmpty: true, maxLength: DaemonLimits.maxQuestionChars });
   checkContext(params.context);
   if (params.options !== undefined) {
-    const options = checkObject(params.options, 'options', ['mode', 'thinking', 'thinkingBudget', 'temperature', 'topP', 'seed', 'maxTokens', 'model']);
+    const options = checkObject(params.options, 'options', ['mode', 'thinking', 'thinkingBudget', 'temperature', 'topP', 'seed', 'maxTokens', 'model', 'exit']);
     if (options.mode !== undefined && !MODES.includes(options.mode as never)) invalidMode(options.mode);
     if (options.thinking !== undefined && typeof options.thinking !== 'boolean') throw invalid('options.thinking', 'a boolean', options.thinking);
     checkInteger(options.thinkingBudget, 'options.thinkingBudget', 0, 1_000_000);
@@ -85,6 +85,13 @@ export function checkAskParams(value: unknown): AskParams {
     checkInteger(options.seed, 'options.seed', 0, 0xffffffff);
     checkInteger(options.maxTokens, 'options.maxTokens', 1, 1_000_000);
     checkString(options.model, 'options.model', { optional: true, nonEmpty: true, maxLength: 200 });
+    if (options.exit !== undefined) {
+      const exit = checkObject(options.exit, 'options.exit', ['enabled', 'confidenceThreshold', 'progressThreshold', 'remainThreshold']);
+      if (exit.enabled !== undefined && typeof exit.enabled !== 'boolean') throw invalid('options.exit.enabled', 'a boolean', exit.enabled);
+      checkNumber(exit.confidenceThreshold, 'options.exit.confidenceThreshold', 0, 1);
+      checkNumber(exit.progressThreshold, 'options.exit.progressThreshold', 0, 1);
+      checkNumber(exit.remainThreshold, 'options.exit.remainThreshold', 0, 1_000_000);
+    }
   }
   return params as unknown as AskParams;
 }

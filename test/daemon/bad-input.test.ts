@@ -94,6 +94,8 @@ describe('bad input over a raw socket', () => {
       [{ askId: 'w5', question: 'q', context: { selection: { text: 'x', startLine: 3, endLine: 1 } } }, /`context.selection.endLine` to be an integer from 3/],
       [{ question: 'q' }, /`askId` to be a string/],
       [{ askId: 'w7', question: '   ' }, /`question` to be a non-empty string/],
+      [{ askId: 'w8', question: 'q', options: { exit: { confidenceThreshold: 'high' } } }, /`options.exit.confidenceThreshold` to be a number from 0 to 1/],
+      [{ askId: 'w9', question: 'q', options: { mode: 'trace' } }, /`options.mode` to be one of/],
     ];
     for (const [params, pattern] of cases) {
       const id = nextId++;

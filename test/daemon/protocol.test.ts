@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc';
 
 import { DaemonClient } from '../../daemon/client/daemon-client.ts';
-import { PROTOCOL_VERSION, StatusRequest, type AskPhase, type StateParams } from '../../daemon/protocol.ts';
+import { PROTOCOL_VERSION, StatusRequest, type AskPhase, type StateParams, type ThinkingExitParams } from '../../daemon/protocol.ts';
 import { connectClient, exitOf, killSpawned, makeTempDir, spawnCli, startDaemon, writeFixtureConfig, type TestDaemon } from './helpers.ts';
 
 describe('socket transport', () => {
@@ -72,6 +72,30 @@ describe('socket transport', () => {
     assert.ok(phases.includes('thinking'));
     assert.ok(result.timings.timeToAnswerMs >= 0);
     assert.ok(states.some((state) => state.state === 'thinking'), `states seen: ${states.map((state) => state.state).join(', ')}`);
+    await client.close();
+    socket.destroy();
+  });
+
+  test('exit notification carries predicted savings', async () => {
+    const { client, socket } = await connectClient(daemon.socketPath);
+    const exits: ThinkingExitParams[] = [];
+    let signals = 0;
+    // Thresholds every step passes make the exit fire at the first step boundary.
+    const exit = { confidenceThreshold: 0, progressThreshold: 0, remainThreshold: 1e6 };
+    const result = await client.ask(
+      { question: 'What does print(sum(range(4))) print?', options: { mode: 'specexit', maxTokens: 80, exit } },
+      { exit: (event) => exits.push(event), signals: () => signals++ },
+    );
+
+    assert.equal(exits.length, 1);
+    const [event] = exits;
+    assert.equal(event!.reason, 'specexit');
+    assert.ok(event!.position > 0);
+    assert.ok(event!.predictedSavedSeconds >= 0);
+    assert.equal(event!.predictedRemainingTokens, event!.signals.remain);
+    assert.deepEqual(result.exit, event);
+    assert.ok(signals > 0, 'signals stream while thinking');
+    assert.ok(result.answer.length > 0, 'the answer follows the exit');
     await client.close();
     socket.destroy();
   });
