@@ -105,7 +105,7 @@ interface Timeline {
   latencyStatusAt?: number;
   /** SpecExit status bar texts since the question, in order, from STATUS_BAR_OBSERVER. */
   statusTexts: string[];
-  /** Distinct `data-status` values of the chat turn (queued, prefill, thinking, answering, done...), in order. */
+  /** Distinct `data-status` values of the chat turn (queued, prefill, thinking, answering, done, stopped, error), in order. */
   turnStatuses: string[];
   thinkingText: string;
   answerText: string;
@@ -157,7 +157,7 @@ interface FirstTextTimes {
 }
 
 /** Turn statuses after which nothing more streams. */
-const FINAL_TURN_STATUSES = new Set(['done', 'cancelled', 'error', 'max_tokens', 'budget']);
+const FINAL_TURN_STATUSES = new Set(['done', 'stopped', 'error']);
 
 async function readSpecExitStatus(page: Page): Promise<string | undefined> {
   const texts = await statusBarTexts(page);
@@ -284,6 +284,7 @@ describe('packaged extension in code-server', () => {
       reportTimeline(t, timeline);
 
       assert.ok(!timeline.turnStatuses.includes('error'), `the ask failed in the chat view; status bar: ${timeline.statusTexts.join(' → ')}`);
+      assert.equal(timeline.turnStatuses.at(-1), 'done', `the chat turn did not finish: ${timeline.turnStatuses.join(' → ')}`);
       assert.ok(timeline.thinkingAt !== undefined, `no thinking text within ${THINKING_TIMEOUT_MS / 1000} s of running the command`);
       assert.ok(timeline.answerAt !== undefined, `no answer text within ${ANSWER_TIMEOUT_MS / 1000} s of the first thinking text`);
       assert.ok(timeline.thinkingAt <= timeline.answerAt, `the answer (${timeline.answerAt} ms) came before any thinking (${timeline.thinkingAt} ms)`);
