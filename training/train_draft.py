@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--seed', type=int, default=2)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--init', help='start from this draft.pt (for example one trained on an earlier target checkpoint)')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -61,6 +62,8 @@ def main() -> None:
     draft = Draft(cfg)
     # start the output head from the target's tied head: step 1 then begins near the target's own prediction
     draft.head.weight.data.copy_(target.embed.weight.data)
+    if args.init:
+        draft.load_state_dict(torch.load(args.init)['model'])
     opt = torch.optim.AdamW(draft.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
     data = Batches(args.out, args.batch_tokens, args.seed, tok.special['<|endoftext|>'], tcfg.max_seq)
     queue: list = []

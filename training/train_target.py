@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument('--save-every', type=float, default=300, help='seconds between checkpoints (default 300)')
     ap.add_argument('--stop-after', type=int, default=0, help='stop at this step and save, keeping the schedule of --steps')
     ap.add_argument('--resume', action='store_true', help='continue from OUT/target.pt')
+    ap.add_argument('--init-gguf', help='start from the weights of this target GGUF (a shipped model) with a fresh schedule')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -60,7 +61,12 @@ def main() -> None:
         cfg = Config(**ckpt['config'])
     else:
         cfg = Config(len(tok.tokens), args.dim, args.layers, args.heads, args.kv_heads, args.head_dim, args.ffn)
-    model = Transformer(cfg)
+    if args.init_gguf:
+        from pytrace.from_gguf import load_target
+        model = load_target(args.init_gguf)
+        cfg = model.c
+    else:
+        model = Transformer(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -59,5 +59,21 @@ test('llama.cpp greedy decoding gives the tokens PyTorch gives', async () => {
       if (event.type === 'tokens') tokens.push(...event.tokens);
     }
     assert.deepEqual(tokens.slice(0, expected.length), expected, `mode ${mode}`);
+  }
+});
+
+test('a shipped target GGUF seeds a new training run with the same weights', async () => {
+  const seeded = mkdtempSync(join(tmpdir(), 'specexit-seed-'));
+  try {
+    cpSync(join(dir, 'tokenizer.json'), join(seeded, 'tokenizer.json'));
+    for (const name of ['train_tokens.npy', 'train_offsets.npy', 'train_loss_start.npy']) cpSync(join(dir, name), join(seeded, name));
+    // Zero steps: the checkpoint holds exactly the weights read from the GGUF.
+    runTrainingScript('train_target.py', ['--out', seeded, '--init-gguf', join(dir, 'models', 'pytrace-target.gguf'), '--steps', '0']);
+    const rendered = renderThinkingPrompt(new ChatTemplate(engine), engine, 'What does this print?\n\n```python\nprint(max(2, 9))\n```');
+    const fromGguf = JSON.parse(runTrainingScript('greedy.py', ['--out', seeded, '--tokens', '8'], JSON.stringify(Array.from(rendered.tokens))));
+    const original = JSON.parse(runTrainingScript('greedy.py', ['--out', dir, '--tokens', '8'], JSON.stringify(Array.from(rendered.tokens))));
+    assert.deepEqual(fromGguf, original);
+  } finally {
+    rmSync(seeded, { recursive: true, force: true });
   }
 });
