@@ -2,7 +2,7 @@
  * The `specexit.*` settings, read into one typed object, and what the daemon gets from them: its command-line
  * arguments, its initialization options and each ask's options. No `vscode` import, so tests call it directly.
  */
-import type { AskOptions, InitializationOptions, Mode, ModelSpec } from '../daemon/protocol.ts';
+import type { AskOptions, ExitRuleSettings, InitializationOptions, Mode, ModelSpec } from '../daemon/protocol.ts';
 import { MODES } from '../daemon/protocol.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -26,6 +26,9 @@ export interface ExtensionSettings {
   idleShutdownMinutes: number;
 }
 
+/** Largest `exit.remain` the daemon accepts as `remainThreshold`; a larger value counts as unset. */
+const MAX_REMAIN_THRESHOLD = 1_000_000;
+
 /** Name under which the model of the `specexit.model.*` settings is registered with the daemon. */
 export const SETTINGS_MODEL_NAME = 'vscode-settings';
 
@@ -43,7 +46,7 @@ export function readSettings(get: SettingGetter): ExtensionSettings {
     keepThinkingExpanded: get('thinking.keepExpanded') === true,
     exitConfidence: readNumber(get('exit.confidence'), 0, 1),
     exitProgress: readNumber(get('exit.progress'), 0, 1),
-    exitRemain: readNumber(get('exit.remain'), 0),
+    exitRemain: readNumber(get('exit.remain'), 0, MAX_REMAIN_THRESHOLD),
     logLevel: LOG_LEVELS.includes(get('logLevel') as LogLevel) ? (get('logLevel') as LogLevel) : 'info',
     idleShutdownMinutes: readNumber(get('daemon.idleShutdownMinutes'), 0) ?? 10,
   };
@@ -83,9 +86,18 @@ export function askOptions(settings: ExtensionSettings, model?: string): AskOpti
   if (settings.thinkingBudget > 0) options.thinkingBudget = Math.round(settings.thinkingBudget);
   const name = model ?? (settings.targetPath ? SETTINGS_MODEL_NAME : undefined);
   if (name) options.model = name;
-  // TODO: send exitConfidence, exitProgress and exitRemain once AskOptions carries exit thresholds; the daemon
-  // rejects unknown option fields, so the advanced settings have no effect yet.
+  const exit = exitRuleSettings(settings);
+  if (exit) options.exit = exit;
   return options;
+}
+
+/** Returns the exit thresholds the user set, or undefined when none is set, so the sidecar's calibrated ones apply. */
+function exitRuleSettings(settings: ExtensionSettings): ExitRuleSettings | undefined {
+  const exit: ExitRuleSettings = {};
+  if (settings.exitConfidence !== undefined) exit.confidenceThreshold = settings.exitConfidence;
+  if (settings.exitProgress !== undefined) exit.progressThreshold = settings.exitProgress;
+  if (settings.exitRemain !== undefined) exit.remainThreshold = settings.exitRemain;
+  return Object.keys(exit).length > 0 ? exit : undefined;
 }
 
 /** Returns the `specexit serve` arguments for a daemon this extension starts. */

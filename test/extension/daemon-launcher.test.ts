@@ -92,4 +92,29 @@ describe('extension settings', () => {
     assert.deepEqual(askOptions(settings), { mode: 'eagle3', thinkingBudget: 256, model: SETTINGS_MODEL_NAME });
     assert.deepEqual(askOptions(settings, 'picked'), { mode: 'eagle3', thinkingBudget: 256, model: 'picked' });
   });
+
+  test('exit thresholds reach asks', () => {
+    const values: Record<string, unknown> = { 'exit.confidence': 0.95, 'exit.progress': 0, 'exit.remain': 50 };
+    const settings = readSettings((key) => values[key]);
+    assert.deepEqual(askOptions(settings), {
+      mode: 'specexit',
+      exit: { confidenceThreshold: 0.95, progressThreshold: 0, remainThreshold: 50 },
+    });
+  });
+
+  test('unset exit thresholds stay unsent', () => {
+    const onlyRemain = readSettings((key) => ({ 'exit.confidence': null, 'exit.remain': 120 })[key]);
+    assert.deepEqual(askOptions(onlyRemain).exit, { remainThreshold: 120 });
+    const none = readSettings((key) => ({ 'exit.confidence': null, 'exit.progress': null, 'exit.remain': null })[key]);
+    assert.equal('exit' in askOptions(none), false);
+  });
+
+  test('out-of-range exit thresholds are dropped', () => {
+    const values: Record<string, unknown> = { 'exit.confidence': 1.5, 'exit.progress': -0.1, 'exit.remain': 2_000_000 };
+    const settings = readSettings((key) => values[key]);
+    assert.equal(settings.exitConfidence, undefined);
+    assert.equal(settings.exitProgress, undefined);
+    assert.equal(settings.exitRemain, undefined);
+    assert.equal('exit' in askOptions(settings), false);
+  });
 });
