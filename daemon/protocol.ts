@@ -286,6 +286,13 @@ export interface DeltaParams {
   phase: Phase;
   /** New text. It never splits a UTF-8 character and never contains `<think>` or `</think>`. */
   text: string;
+  /**
+   * Tokens of this phase generated so far, those of `text` included, in every mode. The phase markers count in
+   * neither phase, and a forced budget wrap-up counts as thinking, as in `GenerationStats`. A token without text
+   * of its own is counted at the next delta, so the last count of a phase can fall short of the final statistics.
+   * Older daemons omit it.
+   */
+  tokens?: number;
 }
 export const DeltaNotification = new NotificationType<DeltaParams>('specexit/delta');
 

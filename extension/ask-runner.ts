@@ -43,7 +43,12 @@ export class AskRunner {
   constructor(private readonly daemon: DaemonApi) {
     this.route(AskPhaseNotification, (params) => (params.phase === 'loading' ? { type: 'notice', message: 'Loading the model…' } : undefined));
     this.route(PrefillProgressNotification, (params) => ({ type: 'prefill', processed: params.processed, total: params.total }));
-    this.route(DeltaNotification, (params) => ({ type: 'delta', phase: params.phase, text: params.text }));
+    this.route(DeltaNotification, (params) => ({
+      type: 'delta',
+      phase: params.phase,
+      text: params.text,
+      ...(params.tokens === undefined ? {} : { tokens: params.tokens }),
+    }));
     this.route(SignalsNotification, (params) => ({ type: 'signals', point: { step: params.step, position: params.position, ...params.smoothed } }));
     this.route(ThinkingExitNotification, (params) => ({
       type: 'exit',

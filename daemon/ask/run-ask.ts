@@ -149,7 +149,7 @@ export async function runAsk(run: AskRun): Promise<AskResult> {
           answerAt ??= Date.now();
           setPhase('answer');
         }
-        notify(DeltaNotification, { askId, phase: event.phase, text: event.text });
+        notify(DeltaNotification, { askId, phase: event.phase, text: event.text, tokens: event.tokens });
         break;
       case 'signals': {
         const { type: _type, ...rest } = event;

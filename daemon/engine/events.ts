@@ -17,6 +17,8 @@ export interface DeltaEvent {
   type: 'delta';
   phase: Phase;
   text: string;
+  /** Tokens of this phase generated so far, those of `text` included; counted as `GenerationStats` counts them. */
+  tokens: number;
 }
 
 /** Generated token ids in order, forced ones and phase markers included (only with `reportTokens`). */

@@ -376,6 +376,7 @@ Napi::Value Engine::generate(const Napi::CallbackInfo & info) {
                 if (event.kind == Event::Kind::Delta && last && last->kind == Event::Kind::Delta &&
                     last->thinking == event.thinking) {
                     last->text += event.text;
+                    last->phase_tokens = event.phase_tokens;
                 } else if (event.kind == Event::Kind::Tokens && last && last->kind == Event::Kind::Tokens) {
                     last->tokens.insert(last->tokens.end(), event.tokens.begin(), event.tokens.end());
                 } else {

@@ -44,6 +44,7 @@ Napi::Object event_to_js(Napi::Env env, const Event & event) {
             out.Set("type", "delta");
             out.Set("phase", event.thinking ? "thinking" : "answer");
             out.Set("text", event.text);
+            out.Set("tokens", event.phase_tokens);
             break;
         case Event::Kind::Tokens: {
             out.Set("type", "tokens");

@@ -114,7 +114,8 @@ private:
 
     // ---- output ----
     void emit_token_text(llama_token token);
-    void emit_text(bool thinking, const std::string & bytes);
+    void emit_text(bool thinking, const std::string & bytes, int32_t phase_tokens);
+    void emit_delta(bool thinking, std::string && text, int32_t phase_tokens);
     void flush_text();
     void emit(Event && event) { sink_(std::move(event)); }
     void check_abort() const {
@@ -363,18 +364,27 @@ void Generation::trim_draft_cache() {
     llama_memory_seq_rm(llama_get_memory(gc_.ctx_dft), 0, std::max<llama_pos>(n_past_ - 1, 0), -1);
 }
 
-void Generation::emit_text(bool thinking, const std::string & bytes) {
+// `phase_tokens` counts the tokens of that phase up to and including the one
+// whose bytes these are.
+void Generation::emit_text(bool thinking, const std::string & bytes, int32_t phase_tokens) {
     std::string ready = text_[thinking ? 1 : 0].push(bytes);
     if (!ready.empty()) {
-        emit({ Event::Kind::Delta, thinking, std::move(ready) });
+        emit_delta(thinking, std::move(ready), phase_tokens);
     }
+}
+
+void Generation::emit_delta(bool thinking, std::string && text, int32_t phase_tokens) {
+    Event delta{ Event::Kind::Delta, thinking, std::move(text) };
+    delta.phase_tokens = phase_tokens;
+    emit(std::move(delta));
 }
 
 void Generation::flush_text() {
     for (int phase = 1; phase >= 0; --phase) {
         std::string rest = text_[phase].flush();
         if (!rest.empty()) {
-            emit({ Event::Kind::Delta, phase == 1, std::move(rest) });
+            const int32_t phase_tokens = phase == 1 ? stats_.thinking_tokens : stats_.answer_tokens;
+            emit_delta(phase == 1, std::move(rest), phase_tokens);
         }
     }
 }
@@ -386,7 +396,7 @@ void Generation::emit_token_text(llama_token token) {
         if (thinking_) {
             std::string rest = text_[1].flush();
             if (!rest.empty()) {
-                emit({ Event::Kind::Delta, true, std::move(rest) });
+                emit_delta(true, std::move(rest), stats_.thinking_tokens);
             }
             thinking_ = false;
         }
@@ -410,7 +420,9 @@ void Generation::emit_token_text(llama_token token) {
     } else {
         piece.assign(buf, (size_t) n);
     }
-    emit_text(thinking_, piece);
+    // walk() adds this token to the phase's count after this call returns.
+    const int32_t phase_tokens = (thinking_ ? stats_.thinking_tokens : stats_.answer_tokens) + 1;
+    emit_text(thinking_, piece, phase_tokens);
 }
 
 // Goes through the tokens of one step in order and returns how many to keep.

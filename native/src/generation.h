@@ -84,6 +84,7 @@ struct Event {
 
     bool thinking = false;      // Delta: which phase the text belongs to
     std::string text;           // Delta: text; Notice: message; Exit: reason; Done: finish reason
+    int32_t phase_tokens = 0;   // Delta: tokens of its phase generated so far, those of this text included
     std::string error;          // Done: error message when the generation failed
 
     int32_t processed = 0;      // Prefill: prompt tokens done

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc';
 
 import { DaemonClient } from '../../daemon/client/daemon-client.ts';
-import { PROTOCOL_VERSION, StatusRequest, type AskPhase, type StateParams, type ThinkingExitParams } from '../../daemon/protocol.ts';
+import { PROTOCOL_VERSION, StatusRequest, type AskPhase, type Phase, type StateParams, type ThinkingExitParams } from '../../daemon/protocol.ts';
 import { connectClient, exitOf, killSpawned, makeTempDir, spawnCli, startDaemon, writeFixtureConfig, type TestDaemon } from './helpers.ts';
 
 describe('socket transport', () => {
@@ -96,6 +96,53 @@ describe('socket transport', () => {
     assert.deepEqual(result.exit, event);
     assert.ok(signals > 0, 'signals stream while thinking');
     assert.ok(result.answer.length > 0, 'the answer follows the exit');
+    await client.close();
+    socket.destroy();
+  });
+
+  test('exit rule can be turned off per ask', async () => {
+    const { client, socket } = await connectClient(daemon.socketPath);
+    const exits: ThinkingExitParams[] = [];
+    let signals = 0;
+    // The same always-met thresholds as above, which cut thinking at the first step boundary unless disabled.
+    const exit = { enabled: false, confidenceThreshold: 0, progressThreshold: 0, remainThreshold: 1e6 };
+    const result = await client.ask(
+      { question: 'What does print(sum(range(4))) print?', options: { mode: 'specexit', maxTokens: 80, exit } },
+      { exit: (event) => exits.push(event), signals: () => signals++ },
+    );
+
+    assert.deepEqual(exits, []);
+    assert.equal(result.exit, undefined);
+    assert.equal(result.mode, 'specexit');
+    assert.ok(signals > 0, 'signals still stream');
+    assert.equal(result.stats.thinkingTokens, 80, 'the fixture thinks until maxTokens');
+    await client.close();
+    socket.destroy();
+  });
+
+  test('deltas count tokens in eagle3 mode', async () => {
+    const { client, socket } = await connectClient(daemon.socketPath);
+    const counts: Record<Phase, number[]> = { thinking: [], answer: [] };
+    let signals = 0;
+    const result = await client.ask(
+      { question: 'What does print(sum(range(4))) print?', options: { mode: 'eagle3', maxTokens: 70 } },
+      {
+        delta: (event) => {
+          assert.equal(typeof event.tokens, 'number', `delta ${JSON.stringify(event.text)} has a token count`);
+          counts[event.phase].push(event.tokens!);
+        },
+        signals: () => signals++,
+      },
+    );
+
+    assert.equal(signals, 0, 'eagle3 sends no signals, so deltas are the only live count');
+    const thinking = counts.thinking;
+    assert.ok(thinking.length > 1, `thinking deltas: ${thinking.length}`);
+    for (let i = 1; i < thinking.length; i++) {
+      assert.ok(thinking[i]! > thinking[i - 1]!, `count ${thinking[i]} after ${thinking[i - 1]} does not increase`);
+    }
+    assert.equal(thinking.at(-1), result.stats.thinkingTokens);
+    assert.equal(counts.answer.at(-1) ?? 0, result.stats.answerTokens);
     await client.close();
     socket.destroy();
   });

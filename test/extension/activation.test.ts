@@ -183,6 +183,8 @@ describe('extension activation', () => {
 
     const types = webview.posted.map((message) => (message.type === 'turnEvent' ? message.event.type : message.type));
     assert.deepEqual(types, ['focusInput', 'turnStart', 'prefill', 'delta', 'signals', 'delta', 'signals', 'delta', 'signals', 'exit', 'delta', 'stats', 'done']);
+    const deltaTokens = webview.posted.flatMap((message) => (message.type === 'turnEvent' && message.event.type === 'delta' ? [message.event.tokens] : []));
+    assert.deepEqual(deltaTokens, [20, 40, 60, 20], 'deltas carry the daemon\'s token counts');
     const turn = extension.chat.history.at(-1)!;
     assert.equal(turn.status, 'done');
     assert.equal(turn.answer, 'It prints `8`.');
@@ -309,6 +311,27 @@ describe('extension activation', () => {
     await fake.commands.get('specexit.ask')!();
     const ask = daemon.requests.find((request) => request.method === 'specexit/ask')!.params as { options: { model: string } };
     assert.equal(ask.options.model, 'big');
+  });
+
+  test('exit threshold settings reach every ask', async () => {
+    fake.settings.set('specexit.exit.confidence', 0.9);
+    fake.settings.set('specexit.exit.remain', 64);
+    const { daemon } = await start();
+    await fake.commands.get('specexit.openChat')!();
+    fake.inputAnswers.push('First question');
+    await fake.commands.get('specexit.ask')!();
+
+    fake.settings.set('specexit.exit.progress', 0.5);
+    fake.configurationChanged.fire({ affectsConfiguration: (section) => section === 'specexit' || section === 'specexit.exit' });
+    fake.activeTextEditor = fakeEditor(['x = 2**3'], new Selection(0, 0, 0, 8));
+    fake.inputAnswers.push('What is x?');
+    await fake.commands.get('specexit.askSelection')!();
+    await settle(200);
+
+    const asks = daemon.requests.filter((request) => request.method === 'specexit/ask').map((request) => request.params as { options: { exit?: object } });
+    assert.equal(asks.length, 2);
+    assert.deepEqual(asks[0]!.options.exit, { confidenceThreshold: 0.9, remainThreshold: 64 });
+    assert.deepEqual(asks[1]!.options.exit, { confidenceThreshold: 0.9, progressThreshold: 0.5, remainThreshold: 64 });
   });
 
   test('keep-expanded setting reaches the webview', async () => {

@@ -42,7 +42,7 @@ export function scriptedAsk(options: ScriptOptions = {}) {
     const { askId } = raw as AskParams;
     daemon.notify(PrefillProgressNotification, { askId, processed: 50, total: 50 });
     for (let step = 1; step <= 3; step++) {
-      daemon.notify(DeltaNotification, { askId, phase: 'thinking', text: `Thought ${step}.\n\n` });
+      daemon.notify(DeltaNotification, { askId, phase: 'thinking', text: `Thought ${step}.\n\n`, tokens: 20 * step });
       const values = { confidence: 0.3 * step, progress: 0.2 * step, remain: 100 - 20 * step };
       daemon.notify(SignalsNotification, { askId, step, position: 20 * step, raw: values, smoothed: values });
     }
@@ -64,7 +64,7 @@ export function scriptedAsk(options: ScriptOptions = {}) {
     };
     daemon.notify(ThinkingExitNotification, exit);
     const answer = options.answer ?? 'It prints `8`.';
-    daemon.notify(DeltaNotification, { askId, phase: 'answer', text: answer });
+    daemon.notify(DeltaNotification, { askId, phase: 'answer', text: answer, tokens: STATS.answerTokens });
     const timings = { queueMs: 1, timeToAnswerMs: 900, totalMs: 1200 };
     daemon.notify(StatsNotification, { askId, stats: STATS, timings });
     return {

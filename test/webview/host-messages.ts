@@ -12,8 +12,9 @@ export function turnStart(turnId: string, question = 'What does this print?'): M
   return { type: 'turnStart', turnId, question, createdAt: Date.now() };
 }
 
-export function delta(turnId: string, phase: 'thinking' | 'answer', text: string, timeMs: number): Message {
-  return { type: 'turnEvent', turnId, event: { type: 'delta', phase, text, timeMs } };
+/** `tokens` is the daemon's count of the phase's tokens so far; omitted, the delta carries none, as from an older daemon. */
+export function delta(turnId: string, phase: 'thinking' | 'answer', text: string, timeMs: number, tokens?: number): Message {
+  return { type: 'turnEvent', turnId, event: { type: 'delta', phase, text, timeMs, ...(tokens === undefined ? {} : { tokens }) } };
 }
 
 export function signals(turnId: string, point: SignalPoint, timeMs: number): Message {

@@ -69,6 +69,27 @@ describe('thinking block', () => {
     await chat.page.close();
   });
 
+  test('delta token counts drive the live count', async () => {
+    const chat = await harness.openChat();
+    await chat.send(init(), turnStart('t1'));
+    const summary = chat.page.getByTestId('thinking-summary');
+
+    // An eagle3 or vanilla answer: no signals, so the deltas' counts are the only live count.
+    await chat.send(delta('t1', 'thinking', 'First, ', 0, 3));
+    await chat.page.waitForFunction(() => document.querySelector('[data-testid=thinking-summary]')?.textContent?.endsWith('3 tokens'));
+    assert.match((await summary.textContent()) ?? '', /^Thinking… \d+\.\d s · 3 tokens$/);
+
+    await chat.send(delta('t1', 'thinking', 'the loop runs 1,250 times.\n\n', 400, 1250));
+    await chat.page.waitForFunction(() => document.querySelector('[data-testid=thinking-summary]')?.textContent?.endsWith('1,250 tokens'));
+    assert.match((await summary.textContent()) ?? '', /^Thinking… \d+\.\d s · 1,250 tokens$/);
+
+    await chat.send(delta('t1', 'answer', 'It prints **8**.', 500, 6));
+    await chat.page.waitForSelector('[data-testid=answer] strong');
+    assert.equal(await summary.textContent(), 'Thought for 0.5 s · 1,250 tokens', 'answer counts stay out of the thinking count');
+    assert.deepEqual(chat.errors, []);
+    await chat.page.close();
+  });
+
   test('keep-expanded setting keeps it open', async () => {
     const chat = await harness.openChat();
     await chat.send(init(true), turnStart('t1'));
