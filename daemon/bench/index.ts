@@ -38,6 +38,9 @@ Options:
   --budgets A,B         budget-A and budget-B as fractions of vanilla's mean thinking (default 0.5,0.25)
   --budget-tokens A,B   fixed thinking budgets in tokens instead
   --probe-threshold P   probe exit threshold, mean probability of the probe tokens (default 0.9)
+  --probe-prefix TEXT   text forced after </think> before the probe tokens, \n for a newline
+                        (default: the engine's "\n\n**Final Answer**\n")
+  --probe-tokens N      tokens each probe decodes (default: the engine's)
   --threads N           CPU threads (default: half the cores)
   --context-size N      KV cache size in tokens (default: max-tokens plus 1024)
   --quick               ${QUICK_PROMPTS} prompts, ${QUICK_MAX_TOKENS} max tokens; without --model, the random-weight test fixtures
@@ -105,6 +108,8 @@ export async function runBenchCli(argv: string[]): Promise<number> {
         budgets: { type: 'string' },
         'budget-tokens': { type: 'string' },
         'probe-threshold': { type: 'string' },
+        'probe-prefix': { type: 'string' },
+        'probe-tokens': { type: 'string' },
         threads: { type: 'string' },
         'context-size': { type: 'string' },
         quick: { type: 'boolean' },
@@ -141,6 +146,8 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       if (!(threshold >= 0 && threshold <= 2)) throw new UsageError(`Expected --probe-threshold to be a number from 0 to 2, got "${values['probe-threshold']}".`);
       settings.probeThreshold = threshold;
     }
+    if (values['probe-prefix'] !== undefined) settings.probeAnswerPrefix = values['probe-prefix'].replace(/\\n/g, '\n');
+    if (values['probe-tokens'] !== undefined) settings.probeTokens = parseCount('probe-tokens', values['probe-tokens'], 1);
 
     const models: ModelPaths = values.model
       ? { model: values.model, ...(values.draft && { draft: values.draft }), ...(values.signals && { signals: values.signals }) }

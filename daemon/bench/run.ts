@@ -21,6 +21,10 @@ export interface BenchSettings {
   budgetFractions: [number, number];
   budgetTokens?: [number, number];
   probeThreshold?: number;
+  /** Text the probe forces after `</think>`; the engine's default is DeepSeek's "**Final Answer**" heading. */
+  probeAnswerPrefix?: string;
+  /** Tokens each probe decodes (the engine's default otherwise). */
+  probeTokens?: number;
 }
 
 export interface PromptResult {
@@ -159,7 +163,7 @@ export async function runBench(engine: Engine, options: RunBenchOptions): Promis
       : engine.sidecar
         ? { mode: 'specexit', options: { ...common, mode: 'specexit' } }
         : { mode: 'specexit', skipped: 'no signal sidecar loaded (--signals)' },
-    { mode: 'probe', options: { ...common, mode: 'probe', ...(settings.probeThreshold !== undefined && { probe: { threshold: settings.probeThreshold } }) } },
+    { mode: 'probe', options: { ...common, mode: 'probe', probe: probeOptions(settings) } },
   ];
 
   const template = new ChatTemplate(engine);
@@ -222,4 +226,12 @@ export async function runBench(engine: Engine, options: RunBenchOptions): Promis
     if (vsVanilla) row.vsVanilla = vsVanilla;
   }
   return { modes, results };
+}
+
+function probeOptions(settings: BenchSettings): { threshold?: number; answerPrefix?: string; tokens?: number } {
+  return {
+    ...(settings.probeThreshold !== undefined && { threshold: settings.probeThreshold }),
+    ...(settings.probeAnswerPrefix !== undefined && { answerPrefix: settings.probeAnswerPrefix }),
+    ...(settings.probeTokens !== undefined && { tokens: settings.probeTokens }),
+  };
 }
