@@ -34,11 +34,11 @@ import { fillInputBox, findWebview, launchChromium, openFile, openWorkbench, run
 const ASK_COMMAND_TITLE = 'SpecExit: Ask About Selection';
 const OPEN_CHAT_COMMAND_TITLE = 'SpecExit: Open Chat';
 const SAMPLE_FILE = 'sample.py';
-/** A snippet like those the embedded model was trained to trace; it prints 52. */
-const SAMPLE_SOURCE = ['import sys', '', 'def g(v):', '    return (v + v) * 2', 'print(g(4) + g(9))', ''].join('\n');
-const SAMPLE_OUTPUT = '52';
-/** Lines the test selects (1-based, inclusive): the function and the print. */
-const SELECTED_LINES = [3, 5] as const;
+/** A snippet like those the embedded model was trained to trace; it prints 6. */
+const SAMPLE_SOURCE = ['import sys', '', 'total = 0', 'for i in range(4):', '    total += i', 'print(total)', ''].join('\n');
+const SAMPLE_OUTPUT = '6';
+/** Lines the test selects (1-based, inclusive): the loop and the print. */
+const SELECTED_LINES = [3, 6] as const;
 const QUESTION = 'What does this code print?';
 
 /** Time from running the command to the first thinking text: starting the daemon and loading the model on a CPU. */
