@@ -9,7 +9,7 @@
  *   --allow-missing-model   package without the embedded model, for development (also SPECEXIT_ALLOW_MISSING_MODEL=1)
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import {
@@ -39,14 +39,10 @@ function log(message: string): void {
   console.log(`package: ${message}`);
 }
 
-/** Hard-links `from` to `to` (the model files are large), copying where a link is impossible. */
+/** Copies `from` to `to`: a copy-on-write clone where the file system supports one, else a plain copy. */
 function stageFile(from: string, to: string): void {
   mkdirSync(path.dirname(to), { recursive: true });
-  try {
-    linkSync(from, to);
-  } catch {
-    copyFileSync(from, to);
-  }
+  copyFileSync(from, to, constants.COPYFILE_FICLONE);
 }
 
 function stageTree(from: string, to: string): void {
