@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--train', type=int, default=150000, help='training examples (default 150000)')
     ap.add_argument('--heldout', type=int, default=1000, help='held-out examples (default 1000)')
-    ap.add_argument('--calibrate', type=int, default=400, help='training prompts written for calibration (default 400)')
+    ap.add_argument('--calibrate', type=int, default=2000, help='training prompts written for calibration (default 2000)')
     ap.add_argument('--vocab', type=int, default=1024, help='largest vocabulary size (default 1024)')
     args = ap.parse_args()
     t0 = time.time()

@@ -7,6 +7,7 @@
 #include "llama-ext.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <stdexcept>
 
@@ -19,8 +20,22 @@ namespace {
 // Checked against llama.cpp v0.4.0 as pinned by node-llama-cpp 3.21.1.
 const char * const kLayerInputArchitectures[] = { "qwen3", "qwen2", "llama", "qwen3moe" };
 
-// Step boundaries as the SpecExit reference implementation defines them.
-const char * const kBoundaryTexts[] = { "\n\n", ".\n\n", " \n\n", "\n\n\n", ".\n\n\n", " \n\n\n" };
+// A step boundary ends a paragraph: a token whose text ends with a blank line
+// and holds nothing else but punctuation and spaces. This covers the
+// reference implementation's list ("\n\n", ".\n\n", " \n\n" and the
+// three-newline forms) and the tokens into which a BPE merges other closing
+// punctuation, such as ").\n\n" or "'.\n\n", which the list would miss.
+bool is_boundary_text(const std::string & piece) {
+    const size_t end = piece.find_last_not_of('\n');
+    const size_t newlines = end == std::string::npos ? piece.size() : piece.size() - end - 1;
+    if (newlines < 2) {
+        return false;
+    }
+    return std::all_of(piece.begin(), piece.begin() + (std::ptrdiff_t) (piece.size() - newlines), [](char c) {
+        const auto u = (unsigned char) c;
+        return u < 0x80 && (std::ispunct(u) || c == ' ');
+    });
+}
 
 bool exposes_layer_inputs(const std::string & arch) {
     return std::any_of(std::begin(kLayerInputArchitectures), std::end(kLayerInputArchitectures),
@@ -139,12 +154,8 @@ void find_special_tokens(LoadedModels & m) {
     m.think_end = single_token(vocab, "</think>");
 
     for (llama_token id = 0; id < m.target.n_vocab; ++id) {
-        const std::string piece = token_piece(vocab, id);
-        for (const char * text : kBoundaryTexts) {
-            if (piece == text) {
-                m.boundary_tokens.push_back(id);
-                break;
-            }
+        if (is_boundary_text(token_piece(vocab, id))) {
+            m.boundary_tokens.push_back(id);
         }
     }
 }
