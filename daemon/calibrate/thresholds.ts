@@ -131,7 +131,7 @@ export interface ThresholdGrid {
 }
 
 export const DEFAULT_GRID: ThresholdGrid = {
-  confidence: [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99],
+  confidence: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99],
   progress: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
   remain: [16, 32, 64, 128, 256, 512, 1024, 4096, 1e9],
 };
