@@ -39,6 +39,22 @@ def vector(t: torch.Tensor) -> np.ndarray:
     return t.detach().float().numpy().astype(np.float32)
 
 
+def add_hparams(w: 'gguf.GGUFWriter', name: str, c: 'Config | DraftConfig', n_blocks: int, dtype: str) -> None:
+    """The keys both architectures share: sizes, attention shape, RoPE base, norm epsilon and file type."""
+    w.add_name(name)
+    w.add_context_length(CONTEXT_LENGTH)
+    w.add_embedding_length(c.dim)
+    w.add_block_count(n_blocks)
+    w.add_feed_forward_length(c.ffn_dim)
+    w.add_head_count(c.n_heads)
+    w.add_head_count_kv(c.n_kv_heads)
+    w.add_key_length(c.head_dim)
+    w.add_value_length(c.head_dim)
+    w.add_rope_freq_base(c.rope_theta)
+    w.add_layer_norm_rms_eps(c.norm_eps)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == 'f16' else gguf.LlamaFileType.ALL_F32)
+
+
 def add_tokenizer(w: 'gguf.GGUFWriter', tok: Tokenizer, with_template: bool) -> None:
     w.add_tokenizer_model('gpt2')
     w.add_tokenizer_pre('qwen2')
@@ -57,18 +73,7 @@ def export_target(path: str, ckpt: dict, tok: Tokenizer, dtype: str, name: str) 
     c = Config(**ckpt['config'])
     sd = ckpt['model']
     w = gguf.GGUFWriter(path, 'qwen3')
-    w.add_name(name)
-    w.add_context_length(CONTEXT_LENGTH)
-    w.add_embedding_length(c.dim)
-    w.add_block_count(c.n_layers)
-    w.add_feed_forward_length(c.ffn_dim)
-    w.add_head_count(c.n_heads)
-    w.add_head_count_kv(c.n_kv_heads)
-    w.add_key_length(c.head_dim)
-    w.add_value_length(c.head_dim)
-    w.add_rope_freq_base(c.rope_theta)
-    w.add_layer_norm_rms_eps(c.norm_eps)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == 'f16' else gguf.LlamaFileType.ALL_F32)
+    add_hparams(w, name, c, c.n_layers, dtype)
     add_tokenizer(w, tok, with_template=True)
     # the output head is tied to token_embd: llama.cpp reuses it when output.weight is absent
     w.add_tensor('token_embd.weight', matrix(sd['embed.weight'], dtype))
@@ -94,21 +99,10 @@ def export_draft(path: str, ckpt: dict, tok: Tokenizer, dtype: str, name: str) -
     c = DraftConfig(**ckpt['config'])
     sd = ckpt['model']
     w = gguf.GGUFWriter(path, 'eagle3')
-    w.add_name(name)
-    w.add_context_length(CONTEXT_LENGTH)
-    w.add_embedding_length(c.dim)
-    w.add_block_count(1)
-    w.add_feed_forward_length(c.ffn_dim)
-    w.add_head_count(c.n_heads)
-    w.add_head_count_kv(c.n_kv_heads)
-    w.add_key_length(c.head_dim)
-    w.add_value_length(c.head_dim)
-    w.add_rope_freq_base(c.rope_theta)
-    w.add_layer_norm_rms_eps(c.norm_eps)
+    add_hparams(w, name, c, 1, dtype)
     w.add_array('eagle3.target_layers', [int(i) for i in c.target_layers])
     w.add_uint32('eagle3.target_hidden_size', c.target_dim)
     w.add_bool('eagle3.norm_before_residual', False)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == 'f16' else gguf.LlamaFileType.ALL_F32)
     add_tokenizer(w, tok, with_template=False)
     # no token_embd: llama.cpp's eagle3 graph then reads the target's
     w.add_tensor('fc.weight', matrix(sd['fc.weight'], dtype))
