@@ -27,7 +27,7 @@ function sample(seed: number, count: number): Sample[] {
   return JSON.parse(execFileSync(trainingPython(), ['-c', SAMPLE_SCRIPT, String(seed), String(count)], { encoding: 'utf8' })) as Sample[];
 }
 
-test('traced outputs match what Python prints, run one snippet per interpreter', () => {
+test('traces match real runs', () => {
   const examples = sample(7, 60);
   for (const ex of examples) {
     const printed = execFileSync(trainingPython(), ['-I', '-c', ex.code], { encoding: 'utf8', timeout: 10_000 });
@@ -37,7 +37,7 @@ test('traced outputs match what Python prints, run one snippet per interpreter',
   }
 });
 
-test('a larger sample covers every family and no trace disagrees with execution', () => {
+test('every family, no mismatches', () => {
   const script = `
 import json, sys, collections
 sys.path.insert(0, 'training')
@@ -59,7 +59,7 @@ print(json.dumps({'rejected': rejected, 'families': collections.Counter(e.family
   assert.ok(result.after > 0.4 && result.after < 0.7, `share after the settled answer ${result.after}`);
 });
 
-test('the tokenizer round-trips code, emoji and CJK through encode and decode', () => {
+test('tokenizer round-trips any UTF-8', () => {
   const texts = ['def f(x):\n    return x ** 2  # 平方\n', 'emoji 🙂🚀 and 中文字符, ÿ, \u0000, tabs\t\t', '<|im_end|></think> stays text'];
   const script = `
 import json, sys

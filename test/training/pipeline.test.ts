@@ -30,13 +30,13 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('the export writes a qwen3 target and an eagle3 draft that llama.cpp loads together', () => {
+test('exported pair loads in llama.cpp', () => {
   assert.equal(engine.description.target.architecture, 'qwen3');
   assert.equal(engine.description.draft?.architecture, 'eagle3');
   assert.ok(statSync(join(dir, 'models', 'pytrace-target.gguf')).size > 10_000);
 });
 
-test('llama.cpp tokenizes text exactly as the Python tokenizer the model trained with', () => {
+test('tokenization matches llama.cpp', () => {
   const texts = [
     "What does this Python code print?\n\n```python\nx = 7\ny = x % 3\nprint(y + 2)\n```",
     "s = 'nb'. Now s = 'nb'.\n\nt.upper() turns n into N: 'NBSR'.\n\n",
@@ -50,7 +50,7 @@ test('llama.cpp tokenizes text exactly as the Python tokenizer the model trained
   });
 });
 
-test('llama.cpp greedy decoding gives the tokens PyTorch gives', async () => {
+test('greedy tokens match PyTorch', async () => {
   const rendered = renderThinkingPrompt(new ChatTemplate(engine), engine, "What does this code print?\n\n```python\nprint(3 + 4)\n```");
   const expected = JSON.parse(runTrainingScript('greedy.py', ['--out', dir, '--tokens', '12'], JSON.stringify(Array.from(rendered.tokens)))) as number[];
   for (const mode of ['vanilla', 'eagle3'] as const) {
@@ -62,7 +62,7 @@ test('llama.cpp greedy decoding gives the tokens PyTorch gives', async () => {
   }
 });
 
-test('a shipped target GGUF seeds a new training run with the same weights', async () => {
+test('shipped GGUF seeds a new run', async () => {
   const seeded = mkdtempSync(join(tmpdir(), 'specexit-seed-'));
   try {
     cpSync(join(dir, 'tokenizer.json'), join(seeded, 'tokenizer.json'));

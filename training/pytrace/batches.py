@@ -24,7 +24,7 @@ class Batches:
         return len(self.index)
 
     def epoch_batches(self) -> list[np.ndarray]:
-        """One pass over the examples: shuffled, sorted by length within windows of 2048, cut to the token budget."""
+        """Returns one pass over the examples: shuffled, sorted by length within windows of 2048, cut to the token budget."""
         order = self.rng.permutation(self.index)
         lengths = self.ends - self.starts
         batches = []
@@ -51,7 +51,7 @@ class Batches:
             s, e, ls = self.starts[i], self.ends[i], self.loss_start[i]
             n = e - s
             ids[row, :n] = self.tokens[s:e]
-            # position p predicts token p + 1; the loss covers response tokens only
+            # Position p predicts token p + 1, and the loss covers response tokens only.
             targets[row, ls - s - 1:n - 1] = self.tokens[ls:e]
         positions = np.broadcast_to(np.arange(t), (len(batch), t)).copy()
         return torch.from_numpy(ids), torch.from_numpy(positions), torch.from_numpy(targets)

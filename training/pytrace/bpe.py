@@ -99,7 +99,7 @@ class Tokenizer:
         return ids
 
     def encode(self, text: str) -> list[int]:
-        """Ids of plain text; special-token strings in it are encoded as text."""
+        """Encodes plain text to ids. Special-token strings in it are encoded as text."""
         return [i for piece in pre_tokenize(text) for i in self._encode_piece(piece)]
 
     def decode(self, ids: list[int]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .bpe import Tokenizer
 
 # Stored as tokenizer.chat_template. The generation prompt opens <think> (as
-# DeepSeek-R1 and Qwen3-Thinking templates do); enable_thinking=false writes an
+# DeepSeek-R1 and Qwen3-Thinking templates do). enable_thinking=false writes an
 # empty thinking block instead, as Qwen3's template does.
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -30,7 +30,7 @@ BUDGET_WRAPUP = ('\n\nConsidering the limited time by the user, I have to give t
 
 
 def prompt_ids(tok: Tokenizer, user: str, thinking: bool = True) -> list[int]:
-    """The rendered generation prompt, ending inside the opened thinking block."""
+    """Returns the rendered generation prompt, ending inside the opened thinking block."""
     s = tok.special
     ids = [s['<|im_start|>'], *tok.encode('user\n' + user), s['<|im_end|>'], *tok.encode('\n'),
            s['<|im_start|>'], *tok.encode('assistant\n')]
@@ -40,7 +40,7 @@ def prompt_ids(tok: Tokenizer, user: str, thinking: bool = True) -> list[int]:
 
 
 def response_ids(tok: Tokenizer, thinking: str | None, answer: str) -> list[int]:
-    """What the model writes after the prompt: thinking, `</think>`, the answer and `<|im_end|>`.
+    """Returns what the model writes after the prompt: thinking, `</think>`, the answer and `<|im_end|>`.
 
     The thinking ends with a blank line, as it does when the engine forces
     `</think>` at a step boundary, so forced exits look like training data.

@@ -17,12 +17,12 @@ BUDGET_CUT_SHARE = 0.04
 
 
 def heldout_record(ex: Example) -> dict:
-    """A held-out line as bench and calibrate read it: the user message and the reference answer."""
+    """Returns a prompt-file line as bench and calibrate read it: the user message and the reference answer."""
     return {'prompt': ex.prompt, 'answer': ex.output, 'family': ex.family}
 
 
 def encode_example(tok: bpe.Tokenizer, ex: Example, rng: random.Random) -> tuple[list[int], int]:
-    """Token ids of one conversation and the index where the loss starts (the first response token)."""
+    """Returns the token ids of one conversation and the index where the loss starts (the first response token)."""
     r = rng.random()
     if r < NO_THINKING_SHARE:
         prompt = prompt_ids(tok, ex.prompt, thinking=False)
@@ -53,7 +53,7 @@ def build(out_dir: str, data_dir: str, seed: int, n_train: int, n_heldout: int, 
     with open(os.path.join(data_dir, 'heldout.jsonl'), 'w', encoding='utf-8') as f:
         for ex in heldout:
             f.write(json.dumps(heldout_record(ex)) + '\n')
-    # calibration uses training programs only (DESIGN §4, issue 4)
+    # calibration prompts come from the training programs, never from the held-out set
     with open(os.path.join(data_dir, 'calibrate.jsonl'), 'w', encoding='utf-8') as f:
         for ex in train[:n_calibrate]:
             f.write(json.dumps(heldout_record(ex)) + '\n')

@@ -43,7 +43,7 @@ class DraftConfig:
 
 
 def rope_interleaved(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
-    """Rotates pairs (2i, 2i + 1). x: [B, H, T, head_dim]; positions: [T] or [B, T]."""
+    """Rotates pairs (2i, 2i + 1). x is [B, H, T, head_dim], positions [T] or [B, T]."""
     d = x.shape[-1]
     inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
     ang = positions.float()[..., None] * inv
@@ -88,7 +88,7 @@ class Draft(nn.Module):
         return q, k, v.repeat_interleave(groups, dim=1)
 
     def finish(self, attn: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """Output projection, residual on the raw g, feed-forward: the pre-norm state [B, T, dim]."""
+        """Applies the output projection, the residual on the raw g and the feed-forward block, giving the pre-norm state [B, T, dim]."""
         b, _, t, _ = attn.shape
         h = self.wo(attn.transpose(1, 2).reshape(b, t, -1)) + g
         return h + self.down(F.silu(self.gate(self.ffn_norm(h))) * self.up(self.ffn_norm(h)))

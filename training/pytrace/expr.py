@@ -52,7 +52,7 @@ def apply(op: str, a: int, b: int) -> int:
 
 
 def render(e: Expr, parent: int = 0, right_side: bool = False) -> str:
-    """Python source for e with only the parentheses Python needs."""
+    """Renders e as Python source with only the parentheses Python needs."""
     if isinstance(e, Num):
         return str(e.value) if e.value >= 0 or parent == 0 else f'({e.value})'
     if isinstance(e, Var):
@@ -82,7 +82,7 @@ def has_vars(e: Expr) -> bool:
 
 
 def reduce_once(e: Expr) -> tuple[Expr, str]:
-    """Rewrites the leftmost operation on two numbers; returns the new tree and a note for // and %."""
+    """Rewrites the leftmost operation on two numbers. Returns the new tree and, for // and %, a note."""
     assert isinstance(e, BinOp)
     if isinstance(e.left, BinOp):
         left, note = reduce_once(e.left)
@@ -128,7 +128,7 @@ def reduction_chain(e: Expr, env: dict[str, int]) -> tuple[str, int]:
 
 
 def random_expr(rng: random.Random, leaves: list[Expr], n_ops: int, ops: str = '+-*') -> Expr:
-    """A random tree over the given leaves with n_ops operators drawn from ops ('/' means //)."""
+    """Builds a random tree over the given leaves with n_ops operators drawn from ops ('/' means //)."""
     op_choices = ['//' if c == '/' else c for c in ops]
     e: Expr = rng.choice(leaves)
     for _ in range(n_ops):

@@ -29,7 +29,7 @@ class Snippet:
 
 
 def show(value: object) -> str:
-    """A value as Python's repr writes it: the trace names values the way the code does."""
+    """Formats a value as Python's repr writes it: the trace names values the way the code does."""
     return repr(value)
 
 
@@ -50,7 +50,7 @@ def print_step(expr_text: str, value: object) -> str:
 
 
 def arithmetic(rng: random.Random) -> Snippet:
-    """One assignment from a mixed expression, or a print of the expression itself."""
+    """Builds one assignment from a mixed expression, or a print of the expression itself."""
     name = rng.choice(NAMES)
     leaves: list[Expr] = [Num(rng.randint(0, 12)) for _ in range(3)]
     e = random_expr(rng, leaves, rng.randint(1, 3), rng.choice(['+-*', '+-*/%', '+*%', '-*/']))
@@ -65,7 +65,7 @@ def arithmetic(rng: random.Random) -> Snippet:
 
 
 def updates(rng: random.Random) -> Snippet:
-    """A few assignments that read earlier variables, including augmented ones."""
+    """Builds a few assignments that read earlier variables, including augmented ones."""
     names = pick_names(rng, rng.randint(1, 3))
     env: dict[str, object] = {}
     lines, steps, rechecks = [], [], []
@@ -98,7 +98,7 @@ def updates(rng: random.Random) -> Snippet:
 
 
 def for_range(rng: random.Random) -> Snippet:
-    """An accumulator over range(a, b) or range(b)."""
+    """Builds an accumulator over range(a, b) or range(b)."""
     acc = rng.choice(['s', 'total', 'count', 'acc'])
     start = rng.choice([0, 0, 1, 2])
     stop = start + rng.randint(1, 5)
@@ -124,7 +124,7 @@ def for_range(rng: random.Random) -> Snippet:
 
 
 def while_loop(rng: random.Random) -> Snippet:
-    """A counter loop that shrinks or grows n until a comparison fails."""
+    """Builds a counter loop that shrinks or grows n until a comparison fails."""
     n0 = rng.randint(3, 20)
     if rng.random() < 0.5:
         d = rng.randint(2, 5)
@@ -342,7 +342,7 @@ WEIGHTS = {'arithmetic': 1.3, 'updates': 1.3, 'for_range': 1.0, 'while': 1.0, 'i
 
 
 def random_snippet(rng: random.Random) -> Snippet:
-    """A snippet from a weighted family; unsafe draws (negative floor division, long loops) are redrawn."""
+    """Draws a snippet from a weighted family. Unsafe draws (negative floor division, long loops) are redrawn."""
     names = list(FAMILIES)
     while True:
         family = rng.choices(names, weights=[WEIGHTS[n] for n in names])[0]

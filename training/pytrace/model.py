@@ -57,7 +57,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Attention under a boolean [B, 1, T, T] mask (True where a query may look), or causal when mask is None.
+    """Computes attention under a boolean [B, 1, T, T] mask (True where a query may look), or causal when mask is None.
 
     Training pads batches at the end instead of packing examples, so the causal
     case needs no mask, and torch 2 then runs its fused kernel (1.6x faster here).
@@ -145,7 +145,7 @@ class Transformer(nn.Module):
 
     def forward(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None = None,
                 capture: tuple[int, ...] = ()) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Final normed hidden states [B, T, dim] and the inputs of the layers named in capture."""
+        """Returns the final normed hidden states [B, T, dim] and the inputs of the layers named in capture."""
         cos, sin = rope_tables(self.c.head_dim, positions, self.c.rope_theta)
         x = self.embed(ids)
         captured = []

@@ -1,4 +1,4 @@
-"""Task examples: question, thinking with overthinking, answer; checked against a real Python run."""
+"""Task examples (question, thinking with overthinking, answer), each checked against a real Python run."""
 from __future__ import annotations
 
 import json
@@ -129,7 +129,7 @@ def run_snippets(codes: list[str], timeout_s: float = 120.0) -> list[tuple[bool,
 
 
 def generate(seed: int, count: int, exclude: set[str] | None = None) -> tuple[list[Example], int]:
-    """`count` verified examples from `seed`, skipping programs in `exclude`; also returns how many were rejected."""
+    """Generates `count` verified examples from `seed`, skipping programs in `exclude`. Also returns the rejected count."""
     rng = random.Random(seed)
     examples: list[Example] = []
     rejected = 0
