@@ -1,11 +1,11 @@
 /** `specexit ask`: sends one question to the shared daemon and streams the thinking and the answer to the terminal. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { ResponseError } from 'vscode-jsonrpc';
 
 import { CancellationTokenSource, DaemonClient } from '../client/daemon-client.ts';
-import { LspErrorCodes, type AskOptions, type AskParams, type AskResult, type CodeContext, type ThinkingExitParams } from '../protocol.ts';
+import { DaemonLimits, LspErrorCodes, type AskOptions, type AskParams, type AskResult, type CodeContext, type ThinkingExitParams } from '../protocol.ts';
 import { AskRenderer } from './render.ts';
 
 /** Surrounding lines sent with `--lines`; the daemon cuts them further when the prompt does not fit. */
@@ -32,14 +32,30 @@ export function parseLineRange(value: string): { startLine: number; endLine: num
   return { startLine, endLine };
 }
 
+/** Largest --file read, in bytes. */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Largest code context sent, in bytes of JSON: the daemon's message limit less room for the question and options. */
+const MAX_CONTEXT_BYTES = DaemonLimits.maxMessageBytes - 256 * 1024;
+
 /** Builds the code context of `--file F [--lines A-B]`: the selected lines and up to SURROUNDING_LINES around them. */
 export function readFileContext(file: string, lines: string | undefined): CodeContext {
   let text: string;
   try {
+    // Only regular files: reading a device such as /dev/zero never ends.
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new UsageError(`--file ${file} is not a regular file; pass a source file`);
+    if (stat.size > MAX_FILE_BYTES) {
+      throw new UsageError(`--file ${file} has ${stat.size} bytes, over the ${MAX_FILE_BYTES}-byte limit; pass a smaller source file`);
+    }
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read --file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code ?? (error as Error).message;
+    throw new UsageError(`cannot read --file ${file}: ${reason}`);
   }
+  if (text.includes('\0')) throw new UsageError(`--file ${file} looks binary (it contains NUL bytes); pass a source file`);
   const all = text.split(/\r?\n/);
   if (all.at(-1) === '') all.pop();
   const range = lines ? parseLineRange(lines) : { startLine: 1, endLine: Math.max(1, all.length) };
@@ -47,13 +63,19 @@ export function readFileContext(file: string, lines: string | undefined): CodeCo
     throw new UsageError(`--lines ${lines} is past the end of ${file}, which has ${all.length} lines`);
   }
   const start = range.startLine - 1;
-  return {
+  const context: CodeContext = {
     path: file,
     languageId: LANGUAGE_IDS[path.extname(file).toLowerCase()],
     selection: { text: all.slice(start, range.endLine).join('\n'), ...range },
     before: all.slice(Math.max(0, start - SURROUNDING_LINES), start).join('\n') || undefined,
     after: all.slice(range.endLine, range.endLine + SURROUNDING_LINES).join('\n') || undefined,
   };
+  // The daemon skips a message over its size limit without a reply, so a too large ask would wait forever.
+  const bytes = Buffer.byteLength(JSON.stringify(context), 'utf8');
+  if (bytes > MAX_CONTEXT_BYTES) {
+    throw new UsageError(`the selection from ${file} takes ${bytes} bytes, over the ${MAX_CONTEXT_BYTES}-byte message limit; select fewer lines with --lines`);
+  }
+  return context;
 }
 
 export interface AskCommand {
