@@ -9,11 +9,12 @@
  * 3. Split the prompts by seed, fit the heads on the training prompts (heads.ts), choose their L2 penalties and
  *    the exit thresholds on the validation prompts (thresholds.ts), and measure the held-out prompts.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { Engine } from '../engine/engine.ts';
 import type { LoadOptions } from '../engine/options.ts';
-import { SIGNAL_SIDECAR_DEFAULTS, writeSignalSidecar, type SignalSidecar } from '../engine/sidecar.ts';
+import { readSignalSidecar, SIGNAL_SIDECAR_DEFAULTS, writeSignalSidecar, type SignalSidecar } from '../engine/sidecar.ts';
 import { sameFinalAnswer } from './answer.ts';
 import { scoreRows, sigmoid } from './fit.ts';
 import { fitSignalHeads, headsToSidecarTensors, measureHeads, type HeadQuality, type LabelledSamples, type SignalHeads } from './heads.ts';
@@ -203,11 +204,22 @@ export interface CalibrateOptions extends Omit<FitSettings, 'smoothing'> {
   logger?: LoadOptions['logger'];
 }
 
+/** Throws when `outPath` exists and is not a signal sidecar: calibration replaces an older sidecar, never another file. */
+async function checkReplaceable(outPath: string): Promise<void> {
+  if (!existsSync(outPath)) return;
+  try {
+    await readSignalSidecar(outPath);
+  } catch {
+    throw new Error(`--out ${outPath} exists and is not a signal sidecar; pass a new path, or delete the file if it is yours to replace.`);
+  }
+}
+
 /** Prompts the draft runs on to measure its acceptance length when `tokensPerStep` is not given. */
 const ACCEPTANCE_PROMPTS = 3;
 
 /** Runs the whole calibration and writes the sidecar. Returns undefined when aborted before the fit. */
 export async function runCalibration(options: CalibrateOptions): Promise<CalibrationReport | undefined> {
+  await checkReplaceable(options.outPath);
   const engine = await Engine.load({
     targetPath: options.targetPath,
     draftPath: options.draftPath,

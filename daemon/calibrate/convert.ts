@@ -8,7 +8,7 @@
  * (and `fc.bias`, if any) cut to its first H rows, so llama.cpp's convert_hf_to_gguf.py converts it like any
  * EAGLE-3 checkpoint. The three extra rows go to `signals.safetensors`.
  */
-import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -78,9 +78,16 @@ function cutRows(tensor: RawTensor, rows: number): RawTensor {
   return { ...tensor, shape: [rows, ...tensor.shape.slice(1)], data: tensor.data.subarray(0, rows * rowBytes) };
 }
 
+async function realPathOrSelf(dir: string): Promise<string> {
+  return realpath(dir).catch(() => path.resolve(dir));
+}
+
 export async function convertAngelSlim(options: ConvertOptions): Promise<ConvertResult> {
   const { inputDir, outputDir } = options;
-  if (path.resolve(inputDir) === path.resolve(outputDir)) throw new Error('The output folder must differ from the input folder.');
+  // Real paths, so a link to the input folder is caught; the output must be new or empty, so nothing is overwritten.
+  if ((await realPathOrSelf(inputDir)) === (await realPathOrSelf(outputDir))) throw new Error('The output folder must differ from the input folder.');
+  const existing = await readdir(outputDir).catch(() => [] as string[]);
+  if (existing.length > 0) throw new Error(`The output folder ${outputDir} is not empty; pass a new or empty folder.`);
 
   const configPath = path.join(inputDir, 'config.json');
   let config: DraftConfig;

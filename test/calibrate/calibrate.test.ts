@@ -94,6 +94,13 @@ describe('specexit calibrate on the fixtures', () => {
     assert.deepEqual(await readFile(options.outPath), sidecar, 'the same traces and seed give the same sidecar');
   });
 
+  test('--out never replaces another file', async () => {
+    const notes = path.join(dir, 'notes.txt');
+    await writeFile(notes, 'keep me');
+    await assert.rejects(runCalibration({ ...options, outPath: notes }), /exists and is not a signal sidecar/);
+    assert.equal(await readFile(notes, 'utf8'), 'keep me');
+  });
+
   test('other settings do not resume', async () => {
     await assert.rejects(runCalibration({ ...options, maxTokens: 70 }), /contains traces made with other settings/);
   });

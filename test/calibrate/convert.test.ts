@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -102,6 +102,21 @@ describe('AngelSlim converter', () => {
     await assert.rejects(convertAngelSlim({ inputDir: input, outputDir: path.join(dir, 'out-none') }), /pass --target-model-dir/);
     const result = await convertAngelSlim({ inputDir: input, outputDir: path.join(dir, 'out-default'), targetLayerCount: 36 });
     assert.deepEqual(result.targetLayers, [2, 18, 33]);
+  });
+
+  test('input and existing files are kept', async () => {
+    const input = path.join(dir, 'in-keep');
+    await writeCheckpoint(input, {});
+    const before = await readFile(path.join(input, 'model.safetensors'));
+    const link = path.join(dir, 'link-to-input');
+    await symlink(input, link);
+    await assert.rejects(convertAngelSlim({ inputDir: input, outputDir: link, targetLayerCount: 8 }), /must differ from the input folder/);
+    const used = path.join(dir, 'out-used');
+    await mkdir(used);
+    await writeFile(path.join(used, 'notes.txt'), 'keep me');
+    await assert.rejects(convertAngelSlim({ inputDir: input, outputDir: used, targetLayerCount: 8 }), /out-used is not empty/);
+    assert.deepEqual(await readFile(path.join(input, 'model.safetensors')), before);
+    assert.equal(await readFile(path.join(used, 'notes.txt'), 'utf8'), 'keep me');
   });
 
   test('plain EAGLE-3 checkpoint is rejected', async () => {
