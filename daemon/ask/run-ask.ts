@@ -65,7 +65,11 @@ export function resolveMode(requested: Mode, model: LoadedModel): { mode: Mode; 
     return { mode: 'vanilla', notice: `model "${name}" runs mode ${requested} as vanilla (no speculative decoding) because ${why}` };
   }
   if (requested === 'specexit' && !files.hasSignals) {
-    const why = files.signalsMissing ? `its signal sidecar ${files.signalsMissing} is missing` : 'it has no signal sidecar';
+    const why = files.signalsError
+      ? `its signal sidecar failed to load (${files.signalsError})`
+      : files.signalsMissing
+        ? `its signal sidecar ${files.signalsMissing} is missing`
+        : 'it has no signal sidecar';
     return { mode: 'eagle3', notice: `model "${name}" cannot exit early because ${why}; running as eagle3` };
   }
   return { mode: requested };

@@ -48,11 +48,11 @@ export class EngineHost {
     const started = Date.now();
     this.options.onLoadProgress({ model: spec.name, kind: 'begin', message: `loading ${spec.name} from ${spec.target}` });
     log.info('loading model', { model: spec.name, target: spec.target, draft: spec.draft, signals: files.hasSignals ? spec.signals : undefined });
-    const load = (withDraft: boolean) =>
+    const load = (withDraft: boolean, withSignals = withDraft) =>
       Engine.load({
         targetPath: spec.target,
         draftPath: withDraft && files.hasDraft ? spec.draft : undefined,
-        signalsPath: withDraft && files.hasSignals ? spec.signals : undefined,
+        signalsPath: withSignals && files.hasSignals ? spec.signals : undefined,
         contextSize: this.registry.contextSize(model),
         threads: this.options.threads,
         gpu: this.options.gpu,
@@ -60,7 +60,7 @@ export class EngineHost {
       });
     let engine: Engine;
     try {
-      engine = await load(true);
+      engine = await this.loadWithoutBadSidecar(load, files, spec.name);
     } catch (error) {
       // A draft that fails to load (made for another target, corrupt) must not cost the user the target:
       // retry without it, and let each ask report why it runs without speculative decoding.
@@ -105,6 +105,25 @@ export class EngineHost {
       backend: engine.description.gpuLayers > 0 ? 'gpu' : 'cpu',
       devices: engine.backends.devices.map((device) => device.name),
     };
+  }
+
+  /**
+   * Loads target, draft and sidecar. When only the sidecar is at fault, a load without it keeps speculative
+   * decoding, and asks in mode specexit run as eagle3 with a notice.
+   */
+  private async loadWithoutBadSidecar(load: (withDraft: boolean, withSignals?: boolean) => Promise<Engine>, files: ModelFiles, name: string): Promise<Engine> {
+    try {
+      return await load(true);
+    } catch (error) {
+      if (!files.hasSignals) throw error;
+      this.options.logger.warn('loading with the signal sidecar failed; retrying without it', { model: name, err: error });
+      const engine = await load(true, false).catch(() => {
+        throw error;
+      });
+      files.hasSignals = false;
+      files.signalsError = (error as Error).message;
+      return engine;
+    }
   }
 
   /** Loads the target alone after a load with the draft failed; returns undefined when that fails too. */

@@ -49,6 +49,8 @@ export interface ModelFiles {
   signalsMissing?: string;
   /** Set when the draft failed to load and the target was loaded alone; the engine's error message. */
   draftError?: string;
+  /** Set when the sidecar failed to load and the target and draft were loaded without it; the engine's error message. */
+  signalsError?: string;
 }
 
 export class ModelRegistry {

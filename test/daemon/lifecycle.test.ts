@@ -112,7 +112,7 @@ describe('daemon processes', () => {
     const cases: [string[], RegExp][] = [
       [['ask', 'q', '--mode', 'fast'], /--mode to be one of vanilla, eagle3, specexit, probe/],
       [['ask', 'q', '--lines', '3-1', '--file', 'package.json'], /--lines to be A-B/],
-      [['ask', 'q', '--file', 'no/such/file.py'], /cannot read --file no\/such\/file.py: ENOENT/],
+      [['ask', 'q', '--file', 'no/such/file.py'], /cannot read --file no\/such\/file.py: file not found/],
       [['ask'], /ask needs a question/],
       [['frobnicate'], /unknown command "frobnicate"/],
       [['ask', 'q', '--no-such-flag'], /Unknown option '--no-such-flag'/],
@@ -217,6 +217,16 @@ describe('model errors', () => {
     );
     assert.equal(fallback.mode, 'vanilla', 'a draft that fails to load leaves the target usable');
     assert.match(fallbackNotices[0] ?? '', /runs mode eagle3 as vanilla .* because its draft failed to load \(.+\)/);
+
+    const badSidecar = await fixtureModel({ name: 'bad-sidecar', signals: (await getFixtures()).signalsWrongShape });
+    await client.loadModel({ spec: badSidecar });
+    const sidecarNotices: string[] = [];
+    const kept = await client.ask(
+      { question: 'q', options: { model: 'bad-sidecar', mode: 'specexit', maxTokens: 4 } },
+      { notice: (event) => sidecarNotices.push(event.message) },
+    );
+    assert.equal(kept.mode, 'eagle3', 'a sidecar that fails to load leaves the draft usable');
+    assert.match(sidecarNotices[0] ?? '', /cannot exit early because its signal sidecar failed to load \(.+\); running as eagle3/);
     const recovered = await client.ask({ question: 'q', options: { maxTokens: 4 } });
     assert.equal(recovered.finishReason, 'max_tokens', 'a failed load leaves the daemon usable');
     await client.close();
