@@ -78,7 +78,7 @@ def main() -> None:
         opt.load_state_dict(ckpt['optimizer'])
         step = ckpt['step']
     data = Batches(args.out, args.batch_tokens, args.seed, tok.special['<|endoftext|>'], cfg.max_seq)
-    # replay the batch order up to the resumed step so a resumed run sees the same data
+    # replay the batch order up to the resumed step, so a resumed run trains on the same batches
     queue = data.epoch_batches()
     for _ in range(step):
         if not queue:

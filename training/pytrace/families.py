@@ -22,7 +22,7 @@ class Snippet:
     code: str
     # Paragraphs of the main trace, the last one giving the printed value.
     steps: list[str]
-    # What the program prints, without the trailing newline.
+    # The printed text, without the trailing newline.
     output: str
     # Re-verification paragraphs the overthinking part may use.
     rechecks: list[str] = field(default_factory=list)
