@@ -1,7 +1,7 @@
 """Snippet families. Each builds a program, its step-by-step trace and the text it prints.
 
-A family computes the trace itself; tasks.py then checks the printed text
-against a real Python run, so a wrong trace is caught, never trained on.
+A family computes the trace itself. tasks.py then checks the printed text
+against a real Python run, so a wrong trace is caught and never trained on.
 Values stay small: the model is tiny, and the goal is tracing, not arithmetic.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .expr import BinOp, Expr, Num, UnsafeExpression, Var, random_expr, reductio
 
 NAMES = ['x', 'y', 'z', 'a', 'b', 'n', 'm', 'k', 'total', 'count', 'result', 'val']
 LETTERS = 'abcdefghijklmnopqrstuvwxyz'
+COMPARISONS: dict[str, Callable[[int, int], bool]] = {'>': lambda a, b: a > b, '<': lambda a, b: a < b, '==': lambda a, b: a == b}
 
 
 @dataclass
@@ -140,8 +141,7 @@ def while_loop(rng: random.Random) -> Snippet:
     update_expr: Expr = BinOp(update.split(' ')[3], Var('n'), Num(int(update.split(' ')[4])))
     for _ in range(8):
         left, op, right = env['n'], cond_expr[1], int(cond_expr[2])
-        holds = left > right if op == '>' else left < right
-        if not holds:
+        if not COMPARISONS[op](left, right):
             steps.append(f'Check {cond}: {left} {op} {right} is False, so the loop stops.')
             break
         chain, n1 = reduction_chain(update_expr, env)  # type: ignore[arg-type]
@@ -164,15 +164,15 @@ def if_else(rng: random.Random) -> Snippet:
     y_else = rng.choice([BinOp('-', Num(b), Var('x')), BinOp('+', Var('x'), Num(1)), Num(rng.randint(0, 9))])
     code = f'x = {x}\nif {cond}:\n    y = {render(y_then)}\nelse:\n    y = {render(y_else)}\nprint(y)'
     if kind == 'even':
-        holds = x % 2 == 0
-        check = f'x % 2 == 0: {x} % 2 = {x % 2}, and {x % 2} == 0 is {holds}.'
+        taken = x % 2 == 0
+        check = f'x % 2 == 0: {x} % 2 = {x % 2}, and {x % 2} == 0 is {taken}.'
     else:
-        holds = x > b if kind == '>' else x < b if kind == '<' else x == b
-        check = f'{cond}: {x} {kind} {b} is {holds}.'
-    branch = y_then if holds else y_else
+        taken = COMPARISONS[kind](x, b)
+        check = f'{cond}: {x} {kind} {b} is {taken}.'
+    branch = y_then if taken else y_else
     chain, y = reduction_chain(branch, {'x': x})
     steps = [f'x = {x}. {state({"x": x})}',
-             f'Check {check} So the {"if" if holds else "else"} branch runs.',
+             f'Check {check} So the {"if" if taken else "else"} branch runs.',
              f'y = {chain}. {state({"x": x, "y": y})}',
              print_step('y', y)]
     rechecks = [f'Check the condition again: {check}', f'Recompute y: {chain}.']
@@ -189,6 +189,7 @@ def lists(rng: random.Random) -> Snippet:
         a.append(v)
         lines.append(f'{name}.append({v})')
         steps.append(f'{name}.append({v}) adds {v} at the end. {state({name: list(a)})}')
+
     kind = rng.choice(['index', 'negindex', 'slice', 'len', 'sum', 'min', 'max'])
     rechecks = [f'The list is {show(a)}.']
     if kind == 'index':
@@ -222,6 +223,7 @@ def lists(rng: random.Random) -> Snippet:
             best = fn(best, v)
             parts.append(f'{v} gives {best}')
         steps.append(f'{expr}: ' + ', '.join(parts) + f'. So {expr} = {value}.')
+
     lines.append(f'print({expr})')
     steps.append(print_step(expr, value))
     rechecks.append(steps[-2].replace(f'{expr}', f'Again, {expr}', 1))

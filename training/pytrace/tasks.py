@@ -118,7 +118,7 @@ for line in sys.stdin:
 
 
 def run_snippets(codes: list[str], timeout_s: float = 120.0) -> list[tuple[bool, str]]:
-    """What each snippet prints when Python runs it, in a subprocess with a timeout."""
+    """Runs each snippet in a Python subprocess with a timeout and returns whether it ran and what it printed."""
     stdin = ''.join(json.dumps(c) + '\n' for c in codes)
     proc = subprocess.run([sys.executable, '-I', '-c', _RUNNER], input=stdin, capture_output=True, text=True,
                           timeout=timeout_s, env={'PATH': os.environ.get('PATH', '')})
