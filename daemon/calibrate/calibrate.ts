@@ -23,7 +23,7 @@ import type { ProgressStream } from './progress.ts';
 import { splitPrompts } from './split.ts';
 import { ChatTemplate, renderThinkingPrompt } from './thinking-prompt.ts';
 import { evaluateRule, searchThresholds, type RuleOutcome, type SimulatedTrace, type Smoothing } from './thresholds.ts';
-import { recordTraces, type TraceRecord } from './traces.ts';
+import { fileFingerprint, recordTraces, type TraceRecord } from './traces.ts';
 
 /** Source of the rows the heads are fitted on. */
 export type FeatureSource = 'segment' | 'boundary';
@@ -235,7 +235,7 @@ export async function runCalibration(options: CalibrateOptions): Promise<Calibra
     const records = await recordTraces(engine, options.prompts, {
       workDir: options.workDir,
       settings: {
-        target: { name: path.basename(options.targetPath), sizeBytes: target.sizeBytes },
+        target: { name: path.basename(options.targetPath), sizeBytes: target.sizeBytes, fingerprint: await fileFingerprint(options.targetPath) },
         layers,
         hiddenSize: target.hiddenSize,
         maxTokens: options.maxTokens,

@@ -3,7 +3,8 @@
  * states and the forced answer at every step boundary. Each finished trace is appended as one JSONL line to
  * `traces.jsonl` in the work directory, so a stopped run continues with the first prompt that has no line.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Engine } from '../engine/engine.ts';
@@ -41,7 +42,8 @@ export interface TraceRecord {
 
 /** Settings that change the traces; a work directory only resumes with the same ones. */
 export interface TraceSettings {
-  target: { name: string; sizeBytes: number };
+  /** `fingerprint` tells a retrained model of the same size apart (see fileFingerprint). */
+  target: { name: string; sizeBytes: number; fingerprint: string };
   layers: [number, number, number];
   hiddenSize: number;
   maxTokens: number;
@@ -50,6 +52,31 @@ export interface TraceSettings {
 }
 
 const SETTINGS_FILE = 'run.json';
+
+/** Bytes read from each of the start, middle and end of a file for its fingerprint. */
+const FINGERPRINT_SPAN = 1 << 20;
+
+/**
+ * SHA-256 over a file's size and three 1 MiB spans (start, middle, end), as hex. The start holds a GGUF's
+ * metadata and the rest its tensor data, so retrained weights change it; reading 3 MiB keeps it fast for
+ * models of many gigabytes, where hashing the whole file would take longer than some calibrations.
+ */
+export async function fileFingerprint(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const hash = createHash('sha256').update(`${size}\n`);
+    const starts = [0, Math.max(0, Math.floor(size / 2) - FINGERPRINT_SPAN / 2), Math.max(0, size - FINGERPRINT_SPAN)];
+    const buffer = Buffer.alloc(FINGERPRINT_SPAN);
+    for (const start of starts) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(FINGERPRINT_SPAN, size - start), start);
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+    return hash.digest('hex');
+  } finally {
+    await handle.close();
+  }
+}
 const TRACES_FILE = 'traces.jsonl';
 
 /** Reads the finished traces of a work directory, after checking that it was made with `settings`. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { runCalibration, type CalibrateOptions } from '../../daemon/calibrate/calibrate.ts';
 import { runCalibrateCli } from '../../daemon/calibrate/index.ts';
 import { readPromptFile } from '../../daemon/calibrate/prompts.ts';
+import { fileFingerprint } from '../../daemon/calibrate/traces.ts';
 import { readSignalSidecar } from '../../daemon/engine/sidecar.ts';
 import { chatPrompt, collect, getFixtures, loadFixtureEngine, silentLogger } from '../engine/helpers.ts';
 
@@ -103,6 +104,17 @@ describe('specexit calibrate on the fixtures', () => {
 
   test('other settings do not resume', async () => {
     await assert.rejects(runCalibration({ ...options, maxTokens: 70 }), /contains traces made with other settings/);
+  });
+
+  test('a retrained target of the same size does not resume', async () => {
+    // Same name and size, one weight byte changed: what a retrained model of the same shape looks like.
+    const retrained = path.join(dir, 'retrained', path.basename(options.targetPath));
+    await mkdir(path.dirname(retrained));
+    const bytes = await readFile(options.targetPath);
+    bytes[bytes.length - 2]! ^= 0x01;
+    await writeFile(retrained, bytes);
+    assert.notEqual(await fileFingerprint(retrained), await fileFingerprint(options.targetPath));
+    await assert.rejects(runCalibration({ ...options, targetPath: retrained }), /contains traces made with other settings/);
   });
 
   test('stops when aborted and continues later', async () => {
