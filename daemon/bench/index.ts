@@ -38,8 +38,8 @@ Options:
   --budgets A,B         budget-A and budget-B as fractions of vanilla's mean thinking (default 0.5,0.25)
   --budget-tokens A,B   fixed thinking budgets in tokens instead
   --probe-threshold P   probe exit threshold, mean probability of the probe tokens (default 0.9)
-  --probe-prefix TEXT   text forced after </think> before the probe tokens, \n for a newline
-                        (default: the engine's "\n\n**Final Answer**\n")
+  --probe-prefix TEXT   text forced after </think> before the probe tokens, \\n for a newline
+                        (default: the engine's "\\n\\n**Final Answer**\\n")
   --probe-tokens N      tokens each probe decodes (default: the engine's)
   --threads N           CPU threads (default: half the cores)
   --context-size N      KV cache size in tokens (default: max-tokens plus 1024)
