@@ -18,6 +18,8 @@ import { DaemonLimits, type ModelSpec } from './protocol.ts';
 export interface DaemonConfig {
   /** Models besides the embedded one. */
   models: ModelSpec[];
+  /** The model of `specexit serve --target/--draft/--signals`, registered with source `cli`. */
+  commandLineModel?: ModelSpec;
   /** Model for asks that name none. Default: the embedded model. */
   defaultModel?: string;
   /** Exit after this long with no client and no work; 0 never exits. Default `DaemonLimits.idleTimeoutMs`. */

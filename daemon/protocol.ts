@@ -433,6 +433,11 @@ export interface LoadModelParams {
   model?: string;
   /** Registers (or replaces) this model, then loads it. */
   spec?: ModelSpec;
+  /**
+   * Origin of `spec`, which decides the fix that error messages name: `cli` for the `specexit` command's
+   * `--target/--draft/--signals` flags, `client` for an editor's settings. Default `client`.
+   */
+  source?: 'cli' | 'client';
   /** Also make it the default model. Default false. */
   makeDefault?: boolean;
 }

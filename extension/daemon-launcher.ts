@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { connectSocket } from '../daemon/transport/socket.ts';
+import { logOffset, readStartupFailure } from '../daemon/transport/startup-log.ts';
 
 /** Time a started daemon has to listen. It loads no model before it listens, so this is generous. */
 export const DAEMON_START_TIMEOUT_MS = 20_000;
@@ -47,7 +48,7 @@ export async function connectOrStartDaemon(options: LaunchOptions): Promise<Laun
     if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw error;
   }
 
-  const exited = startDaemon(options, log);
+  const launch = startDaemon(options, log);
   const timeoutMs = options.timeoutMs ?? DAEMON_START_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -58,9 +59,10 @@ export async function connectOrStartDaemon(options: LaunchOptions): Promise<Laun
       return { socket, started: true };
     } catch (error) {
       // Exit status 0 means another window's daemon won the race for the socket: keep trying to connect to it.
-      const status = exited();
+      const status = launch.exited();
       if (status !== undefined && status !== 'exit code 0') {
-        throw new Error(`the SpecExit daemon stopped during startup (${status}); see its log ${options.logFile}`);
+        const reason = readStartupFailure(options.logFile, launch.logStart);
+        throw new Error(`the SpecExit daemon stopped during startup (${status})${reason ? `: ${reason}` : ''}; its log is ${options.logFile}`);
       }
       if (Date.now() > deadline) {
         throw new Error(
@@ -71,10 +73,14 @@ export async function connectOrStartDaemon(options: LaunchOptions): Promise<Laun
   }
 }
 
-/** Starts `specexit serve` detached, so it outlives this window. Returns a function that reports its exit, if any. */
-function startDaemon(options: LaunchOptions, log: (message: string) => void): () => string | undefined {
+/**
+ * Starts `specexit serve` detached, so it outlives this window. Returns a function that reports its exit, if any,
+ * and the log file's size before the start, where the daemon's own lines begin.
+ */
+function startDaemon(options: LaunchOptions, log: (message: string) => void): { exited: () => string | undefined; logStart: number } {
   mkdirSync(path.dirname(options.logFile), { recursive: true, mode: 0o700 });
   const logFd = openSync(options.logFile, 'a', 0o600);
+  const logStart = logOffset(logFd);
   let exited: string | undefined;
   try {
     const child = spawn(options.nodePath, [options.cliScript, ...options.serveArguments], {
@@ -94,5 +100,5 @@ function startDaemon(options: LaunchOptions, log: (message: string) => void): ()
   } finally {
     closeSync(logFd);
   }
-  return () => exited;
+  return { exited: () => exited, logStart };
 }

@@ -8,7 +8,9 @@ import { DaemonClient } from '../client/daemon-client.ts';
 import { ConfigError, loadConfig, parseIdleTimeout, parseLogLevel, parsePositiveInteger, resolveUserPath, type DaemonConfig } from '../config.ts';
 import { defaultConfigFile, defaultLogFile, defaultSocketPath } from '../paths.ts';
 import { MODES, type AskOptions, type Mode, type ModelSpec } from '../protocol.ts';
-import { readFileContext, runAsk, UsageError } from './ask.ts';
+import { readFileContext, runAsk } from './ask.ts';
+import { describeCliError, printCliError, UsageError } from './errors.ts';
+import { checkModelFile } from './model-files.ts';
 import { runServe } from './serve.ts';
 import { printModels, printStatus } from './status.ts';
 import { connectSocket } from '../transport/socket.ts';
@@ -36,13 +38,15 @@ Options of ask:
   --top-p P          Nucleus sampling mass, above 0 up to 1 (default 0.95)
   --seed N           Sampler seed (default 0)
   --model NAME       A registered model (default: the daemon's default, the embedded model unless configured)
-  --json             Print each notification and the result as one JSON object per line
+  --json             Print each notification and the result as one JSON object per line; an error
+                     is one {"type":"error","error":{"code","message",...}} line, also on stdout
 
 Model files (ask and serve):
   --target F         Target GGUF; registers a model from these files and uses it
   --draft F          EAGLE-3 draft GGUF for the target
   --signals F        Signal-head sidecar (safetensors)
-  --context-size N   KV cache size in tokens (default 4096)
+  --context-size N   KV cache size in tokens of the --target model, 256 or more (default 4096);
+                     for other models set contextSize in the config file
 
 Options of serve:
   --stdio            Relay stdin/stdout to the shared daemon, starting it when needed (for editors)
@@ -55,7 +59,8 @@ Options of serve:
 
 Common options:
   --socket PATH      Daemon socket (default: $SPECEXIT_SOCKET, else $XDG_RUNTIME_DIR/specexit/daemon.sock)
-  --config F         Config file (default: $SPECEXIT_CONFIG, else ~/.config/specexit/config.json)
+  --config F         Config file, which must exist (default: $SPECEXIT_CONFIG, else
+                     ~/.config/specexit/config.json; a missing default file gives the defaults)
   -h, --help         Show this help
 `;
 
@@ -108,14 +113,27 @@ function parseInteger(value: string | undefined, flag: string, min: number, max:
   return number;
 }
 
-/** Returns the model spec of `--target/--draft/--signals`, named after a hash of its paths, or undefined. */
+/**
+ * Returns the model spec of `--target/--draft/--signals`, named after a hash of its paths, or undefined. Throws a
+ * UsageError when a file is missing or not a GGUF, before a daemon receives the spec.
+ */
 function modelSpecFromFlags(flags: Flags): ModelSpec | undefined {
   if (flags.target === undefined) {
     if (flags.draft !== undefined || flags.signals !== undefined) throw new UsageError('--draft and --signals need --target');
+    // The daemon is shared and may already run with the embedded model loaded, so the flag cannot resize it.
+    if (flags['context-size'] !== undefined) {
+      throw new UsageError(
+        '--context-size needs --target, because it sets the context size of the model that --target registers. ' +
+          'For the embedded model or a configured one, set contextSize in the config file (at the top level, or in the model\'s entry)',
+      );
+    }
     return undefined;
   }
   const resolve = (file: string | undefined) => (file === undefined ? undefined : resolveUserPath(file, process.cwd()));
   const spec: ModelSpec = { name: '', target: resolve(flags.target)!, draft: resolve(flags.draft), signals: resolve(flags.signals) };
+  checkModelFile('--target', spec.target);
+  if (spec.draft !== undefined) checkModelFile('--draft', spec.draft);
+  if (spec.signals !== undefined) checkModelFile('--signals', spec.signals);
   const contextSize = parseInteger(flags['context-size'], '--context-size', 256, 1 << 20);
   if (contextSize !== undefined) spec.contextSize = contextSize;
   const hash = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 8);
@@ -140,12 +158,22 @@ function askOptions(flags: Flags): AskOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as AskOptions;
 }
 
-/** Daemon settings from the config file, the environment and these flags. */
-function daemonConfig(flags: Flags): DaemonConfig {
+/**
+ * Returns the config file: `--config`, which must exist, else `SPECEXIT_CONFIG` or the default path, which give
+ * the defaults when missing.
+ */
+function configFile(flags: Flags): string {
+  if (flags.config === undefined) return defaultConfigFile();
+  const file = resolveUserPath(flags.config, process.cwd());
+  if (!existsSync(file)) throw new ConfigError(`--config ${file}: file not found; fix the --config path, or leave out --config to use ${defaultConfigFile()}`);
+  return file;
+}
+
+/** Daemon settings from the config file, the environment and these flags; `spec` is the model of `--target`. */
+function daemonConfig(flags: Flags, spec: ModelSpec | undefined): DaemonConfig {
   const overrides: Partial<DaemonConfig> = {};
-  const spec = modelSpecFromFlags(flags);
   if (spec) {
-    overrides.models = [spec];
+    overrides.commandLineModel = spec;
     overrides.defaultModel = spec.name;
   } else if (flags.model !== undefined) {
     overrides.defaultModel = flags.model;
@@ -155,13 +183,24 @@ function daemonConfig(flags: Flags): DaemonConfig {
   if (flags['no-gpu']) overrides.gpu = false;
   if (flags['log-level'] !== undefined) overrides.logLevel = parseLogLevel(flags['log-level'], '--log-level');
   if (flags['log-file'] !== undefined) overrides.logFile = resolveUserPath(flags['log-file'], process.cwd());
-  return loadConfig(flags.config ? resolveUserPath(flags.config, process.cwd()) : defaultConfigFile(), overrides);
+  return loadConfig(configFile(flags), overrides);
 }
+
+/** Arguments that register the model of `--target` in a daemon started in the background. */
+function modelArgs(spec: ModelSpec): string[] {
+  const args = ['--target', spec.target];
+  if (spec.draft) args.push('--draft', spec.draft);
+  if (spec.signals) args.push('--signals', spec.signals);
+  if (spec.contextSize !== undefined) args.push('--context-size', String(spec.contextSize));
+  return args;
+}
+
+const INHERITED_FLAGS = ['config', 'idle-timeout', 'threads', 'log-level'] as const;
 
 /** Flags a daemon started in the background by this command inherits. */
 function inheritedServeArgs(flags: Flags): string[] {
   const args: string[] = [];
-  for (const name of ['config', 'idle-timeout', 'threads', 'log-level'] as const) {
+  for (const name of INHERITED_FLAGS) {
     const value = flags[name];
     if (value !== undefined) args.push(`--${name}`, name === 'config' ? resolveUserPath(value, process.cwd()) : value);
   }
@@ -169,15 +208,30 @@ function inheritedServeArgs(flags: Flags): string[] {
   return args;
 }
 
+/** Warns that the daemon settings among `flags` do nothing, because a daemon already runs with its own. */
+function noteIgnoredServeFlags(flags: Flags, socketPath: string): void {
+  const ignoredFlags = INHERITED_FLAGS.filter((name) => flags[name] !== undefined).map((name) => `--${name}`);
+  if (flags['no-gpu']) ignoredFlags.push('--no-gpu');
+  if (ignoredFlags.length === 0) return;
+  process.stderr.write(
+    `note: a daemon already runs on ${socketPath} with its own settings, so it ignores ${ignoredFlags.join(', ')}; run \`specexit stop\` first to start one that uses them\n`,
+  );
+}
+
 async function withClient<T>(flags: Flags, spawn: boolean, use: (client: DaemonClient, logFile: string) => Promise<T>): Promise<T> {
   const socketPath = flags.socket ?? defaultSocketPath();
   const logFile = flags['log-file'] ?? defaultLogFile(socketPath);
-  const socket = spawn
-    ? (await connectOrSpawn({ socketPath, serveArgs: inheritedServeArgs(flags), logFile: flags['log-file'] })).socket
-    : await connectSocket(socketPath).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') throw new UsageError(`no daemon is running on ${socketPath}`);
-        throw error;
-      });
+  let socket;
+  if (spawn) {
+    const connected = await connectOrSpawn({ socketPath, serveArgs: inheritedServeArgs(flags), logFile: flags['log-file'] });
+    if (!connected.spawned) noteIgnoredServeFlags(flags, socketPath);
+    socket = connected.socket;
+  } else {
+    socket = await connectSocket(socketPath).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') throw new UsageError(`no daemon is running on ${socketPath}`);
+      throw error;
+    });
+  }
   const client = await DaemonClient.start(socket, socket, { name: 'specexit-cli' });
   try {
     return await use(client, logFile);
@@ -215,8 +269,11 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 1 : 0;
   }
 
+  // Errors of these commands come out as a JSON line with --json. Before the flags parse, the raw argument decides.
+  let json = ['ask', 'status', 'models'].includes(command) && rest.includes('--json');
   try {
     const { values: flags, positionals } = parseFlags(rest);
+    json &&= flags.json === true;
     if (flags.help) {
       process.stdout.write(USAGE);
       return 0;
@@ -227,11 +284,14 @@ export async function main(argv: string[]): Promise<number> {
         if (!question) throw new UsageError('ask needs a question, for example: specexit ask "what does this print?" --file f.py');
         const options = askOptions(flags);
         const spec = modelSpecFromFlags(flags);
+        // A daemon this command starts reads the config file; checking it here also catches a wrong --config
+        // when a daemon already runs.
+        if (flags.config !== undefined) loadConfig(configFile(flags));
         const context = flags.file !== undefined ? readFileContext(flags.file, flags.lines) : undefined;
         if (flags.lines !== undefined && flags.file === undefined) throw new UsageError('--lines needs --file');
         return await withClient(flags, true, async (client, logFile) => {
           if (spec) {
-            await client.loadModel({ spec });
+            await client.loadModel({ spec, source: 'cli' });
             options.model = spec.name;
           }
           return runAsk(client, { question, context, options, json: flags.json ?? false }, logFile);
@@ -240,9 +300,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': {
         if (flags['no-socket'] && !flags.stdio) throw new UsageError('--no-socket needs --stdio');
         const spec = modelSpecFromFlags(flags);
-        const serveArgs = [...inheritedServeArgs(flags)];
-        if (spec) serveArgs.push('--target', spec.target, ...(spec.draft ? ['--draft', spec.draft] : []), ...(spec.signals ? ['--signals', spec.signals] : []));
-        const code = await runServe({ config: daemonConfig(flags), socketPath: flags.socket, stdio: flags.stdio ?? false, noSocket: flags['no-socket'] ?? false, serveArgs });
+        const serveArgs = [...inheritedServeArgs(flags), ...(spec ? modelArgs(spec) : [])];
+        const code = await runServe({ config: daemonConfig(flags, spec), socketPath: flags.socket, stdio: flags.stdio ?? false, noSocket: flags['no-socket'] ?? false, serveArgs });
         // The stopped daemon still has stdin open and signal handlers registered, which would keep the process alive.
         return process.exit(code);
       }
@@ -260,13 +319,9 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(command)}; run specexit --help for the list`);
     }
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (error instanceof UsageError || error instanceof ConfigError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`error: ${(error as Error).message}\n`);
-      return 2;
-    }
-    process.stderr.write(`error: ${(error as Error).message}\n`);
-    return 1;
+    const failure = describeCliError(error);
+    printCliError(failure, json);
+    return failure.exitStatus;
   }
 }
 

@@ -4,7 +4,7 @@ import { ResponseError } from 'vscode-jsonrpc';
 import { Engine } from '../engine/engine.ts';
 import type { StructuredLogger } from '../log.ts';
 import { SpecExitErrorCodes, type LoadedModelInfo } from '../protocol.ts';
-import type { ModelFiles, ModelRegistry, RegisteredModel } from './registry.ts';
+import { modelPathFix, type ModelFiles, type ModelRegistry, type RegisteredModel } from './registry.ts';
 
 export interface LoadedModel {
   name: string;
@@ -60,14 +60,14 @@ export class EngineHost {
       });
     let engine: Engine;
     try {
-      engine = await this.loadWithoutBadSidecar(load, files, spec.name);
+      engine = await this.loadWithoutBadSidecar(load, files, model);
     } catch (error) {
       // A draft that fails to load (made for another target, corrupt) must not cost the user the target:
       // retry without it, and let each ask report why it runs without speculative decoding.
       const draftError = files.hasDraft ? await this.retryWithoutDraft(load, spec.name, error) : undefined;
       if (!draftError) {
         const elapsedMs = Date.now() - started;
-        const message = `loading model "${spec.name}" failed: ${(error as Error).message}`;
+        const message = `loading model "${spec.name}" failed: ${(error as Error).message}; ${modelPathFix(model)}`;
         log.error('model load failed', { model: spec.name, err: error });
         this.options.onLoadProgress({ model: spec.name, kind: 'failed', message, elapsedMs });
         throw new ResponseError(SpecExitErrorCodes.modelInvalid, message);
@@ -75,7 +75,7 @@ export class EngineHost {
       engine = draftError.engine;
       files.hasDraft = false;
       files.hasSignals = false;
-      files.draftError = draftError.message;
+      files.draftError = `${draftError.message}; ${modelPathFix(model, 'draft')}`;
     }
 
     const loadMs = Date.now() - started;
@@ -111,17 +111,17 @@ export class EngineHost {
    * Loads target, draft and sidecar. When only the sidecar is at fault, a load without it keeps speculative
    * decoding, and asks in mode specexit run as eagle3 with a notice.
    */
-  private async loadWithoutBadSidecar(load: (withDraft: boolean, withSignals?: boolean) => Promise<Engine>, files: ModelFiles, name: string): Promise<Engine> {
+  private async loadWithoutBadSidecar(load: (withDraft: boolean, withSignals?: boolean) => Promise<Engine>, files: ModelFiles, model: RegisteredModel): Promise<Engine> {
     try {
       return await load(true);
     } catch (error) {
       if (!files.hasSignals) throw error;
-      this.options.logger.warn('loading with the signal sidecar failed; retrying without it', { model: name, err: error });
+      this.options.logger.warn('loading with the signal sidecar failed; retrying without it', { model: model.spec.name, err: error });
       const engine = await load(true, false).catch(() => {
         throw error;
       });
       files.hasSignals = false;
-      files.signalsError = (error as Error).message;
+      files.signalsError = `${(error as Error).message}; ${modelPathFix(model, 'signals')}`;
       return engine;
     }
   }

@@ -47,9 +47,9 @@ export interface ModelFiles {
   hasSignals: boolean;
   /** Set when a configured sidecar file is missing, so `specexit` runs as `eagle3`. */
   signalsMissing?: string;
-  /** Set when the draft failed to load and the target was loaded alone; the engine's error message. */
+  /** Set when the draft failed to load and the target was loaded alone: the engine's error message and the fix. */
   draftError?: string;
-  /** Set when the sidecar failed to load and the target and draft were loaded without it; the engine's error message. */
+  /** Set when the sidecar failed to load and the target and draft were loaded without it: the engine's error message and the fix. */
   signalsError?: string;
 }
 
@@ -87,7 +87,11 @@ export class ModelRegistry {
     const model = this.models.get(wanted);
     if (!model) {
       const known = [...this.models.keys()].join(', ') || 'none';
-      throw new ResponseError(SpecExitErrorCodes.modelNotFound, `no model named "${wanted}" is registered (registered: ${known}); add it to the specexit.models setting or the config file`);
+      throw new ResponseError(
+        SpecExitErrorCodes.modelNotFound,
+        `no model named "${wanted}" is registered (registered: ${known}); use one of those names, or register the model in the config file, ` +
+          "in the specexit.models setting, or with specexit's --target flag",
+      );
     }
     return model;
   }
@@ -145,16 +149,25 @@ export class ModelRegistry {
   }
 }
 
+/**
+ * Returns what to fix when a file of `model` is missing or invalid: the flag, the config file or the editor
+ * setting it came from. `role` names the flag of a CLI model; without it, the hint covers target and draft.
+ */
+export function modelPathFix(model: RegisteredModel, role?: 'target' | 'draft' | 'signals'): string {
+  switch (model.source) {
+    case 'embedded':
+      return 'build it with the steps in training/README.md, or choose another model with --target or the specexit.models setting';
+    case 'cli':
+      return role ? `fix the --${role} flag` : 'fix the --target or --draft flag';
+    case 'config':
+      return 'fix the path in the config file';
+    case 'client':
+      return 'fix the path in the specexit.models setting';
+  }
+}
+
 function missingFileError(model: RegisteredModel, role: 'target' | 'draft', file: string): ResponseError<ModelFileMissingData> {
   const data: ModelFileMissingData = { path: file, role };
-  let message: string;
-  if (model.source === 'embedded') {
-    message =
-      `the embedded model's ${role} file ${file} does not exist. ` +
-      'Build it with the steps in training/README.md, or choose another model with --target or the specexit.models setting';
-  } else {
-    const where = { config: 'the config file', cli: 'the --target/--draft flags', client: 'the specexit.models setting' }[model.source as 'config' | 'cli' | 'client'];
-    message = `the ${role} file ${file} of model "${model.spec.name}" does not exist; fix the path in ${where}`;
-  }
-  return new ResponseError(SpecExitErrorCodes.modelFileMissing, message, data);
+  const fileDescription = model.source === 'embedded' ? `the embedded model's ${role} file ${file}` : `the ${role} file ${file} of model "${model.spec.name}"`;
+  return new ResponseError(SpecExitErrorCodes.modelFileMissing, `${fileDescription} does not exist; ${modelPathFix(model, role)}`, data);
 }

@@ -78,6 +78,7 @@ export class Daemon {
     this.maxMessageBytes = options.maxMessageBytes ?? DaemonLimits.maxMessageBytes;
     this.registry = new ModelRegistry(options.embedded, config.contextSize ?? 4096);
     for (const spec of config.models) this.registry.register(spec, 'config');
+    if (config.commandLineModel) this.registry.register(config.commandLineModel, 'cli');
     if (config.defaultModel) this.registry.setDefault(config.defaultModel);
     this.host = new EngineHost(this.registry, {
       threads: config.threads,

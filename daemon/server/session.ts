@@ -275,7 +275,7 @@ export class ClientSession {
           } catch (error) {
             throw new ResponseError(-32602, (error as Error).message);
           }
-          this.daemon.registerModel(spec, 'client');
+          this.daemon.registerModel(spec, params.source ?? 'client');
           name = spec.name;
         }
         return this.daemon.loadModel(this, name, params.makeDefault ?? false, token);

@@ -103,8 +103,9 @@ function invalidMode(mode: unknown): never {
 /** Checks `specexit/loadModel` params; the spec itself is checked by `parseModelSpec`. */
 export function checkLoadModelParams(value: unknown): LoadModelParams {
   if (value === undefined || value === null) return {};
-  const params = checkObject(value, 'params', ['model', 'spec', 'makeDefault']);
+  const params = checkObject(value, 'params', ['model', 'spec', 'makeDefault', 'source']);
   checkString(params.model, 'model', { optional: true, nonEmpty: true, maxLength: 200 });
   if (params.makeDefault !== undefined && typeof params.makeDefault !== 'boolean') throw invalid('makeDefault', 'a boolean', params.makeDefault);
+  if (params.source !== undefined && params.source !== 'cli' && params.source !== 'client') throw invalid('source', '"cli" or "client"', params.source);
   return params as LoadModelParams;
 }

@@ -7,9 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { defaultLogFile } from '../paths.ts';
 import { connectSocket } from './socket.ts';
+import { logOffset, readStartupFailure } from './startup-log.ts';
 
 /** Time a freshly started daemon has to accept connections. It loads no model before that, so this is generous. */
 const START_TIMEOUT_MS = 15_000;
+
+/** A daemon started in the background stopped, or did not listen in time; the message gives its reason. */
+export class DaemonStartError extends Error {
+  override readonly name = 'DaemonStartError';
+}
 
 export interface SpawnOptions {
   socketPath: string;
@@ -44,6 +50,7 @@ export async function connectOrSpawn(options: SpawnOptions): Promise<{ socket: n
   const logFile = options.logFile ?? defaultLogFile(options.socketPath);
   mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
   const logFd = openSync(logFile, 'a', 0o600);
+  const logStart = logOffset(logFd);
   const { command, args } = selfCommand();
   let exited: string | undefined;
   try {
@@ -69,8 +76,13 @@ export async function connectOrSpawn(options: SpawnOptions): Promise<{ socket: n
     try {
       return { socket: await connectSocket(options.socketPath), spawned: true };
     } catch (error) {
-      if (exited) throw new Error(`the daemon stopped during startup (${exited}); see its log ${logFile}`);
-      if (Date.now() > deadline) throw new Error(`the daemon did not listen on ${options.socketPath} within ${START_TIMEOUT_MS / 1000} s (${(error as Error).message}); see its log ${logFile}`);
+      if (exited) {
+        const reason = readStartupFailure(logFile, logStart);
+        throw new DaemonStartError(`the daemon stopped during startup (${exited})${reason ? `: ${reason}` : ''}; its log is ${logFile}`);
+      }
+      if (Date.now() > deadline) {
+        throw new DaemonStartError(`the daemon did not listen on ${options.socketPath} within ${START_TIMEOUT_MS / 1000} s (${(error as Error).message}); see its log ${logFile}`);
+      }
       await sleep(50);
     }
   }

@@ -1,6 +1,6 @@
 /** Daemon processes: hand-over, crash and restart, stale sockets, idle exit, the CLI, and model errors. */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
@@ -25,6 +25,21 @@ function collectOutput(child: import('node:child_process').ChildProcess): { text
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   return { text: () => text };
+}
+
+function collectStreams(child: import('node:child_process').ChildProcess): { stdout: () => string; stderr: () => string } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Returns the `error` of the last stdout line, which `--json` prints as `{"type": "error", "error": {...}}`. */
+function parseErrorLine(stdout: string): { code: string; message: string; rpcCode?: number } {
+  const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { type: string; error: { code: string; message: string; rpcCode?: number } };
+  assert.equal(last.type, 'error', stdout);
+  return last.error;
 }
 
 describe('daemon processes', () => {
@@ -102,6 +117,24 @@ describe('daemon processes', () => {
     assert.equal(await exitOf(status), 0, statusOutput.text());
     assert.equal((JSON.parse(statusOutput.text()) as { modelLoads: number }).modelLoads, 1);
 
+    // A target with the GGUF magic that the engine rejects fails in the daemon, which names the file and the flag.
+    const truncated = path.join(temp.dir, 'truncated.gguf');
+    writeFileSync(truncated, Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.from('cut short')]));
+    const invalid = spawnCli(['ask', 'q', '--target', truncated, '--json'], env);
+    const invalidOutput = collectStreams(invalid);
+    assert.equal(await exitOf(invalid), 1, invalidOutput.stderr());
+    const error = parseErrorLine(invalidOutput.stdout());
+    assert.equal(error.code, 'modelInvalid');
+    assert.equal(error.rpcCode, 1002);
+    assert.match(error.message, /target model .*truncated\.gguf: not a valid GGUF file.*; fix the --target or --draft flag$/);
+    assert.doesNotMatch(error.message, /specexit\.models/);
+
+    const unknown = spawnCli(['ask', 'q', '--model', 'nope'], env);
+    const unknownOutput = collectStreams(unknown);
+    assert.equal(await exitOf(unknown), 1, unknownOutput.stderr());
+    assert.match(unknownOutput.stderr(), /^error: no model named "nope" is registered/m, 'without --json an error stays on stderr');
+    assert.equal(unknownOutput.stdout(), '');
+
     const stop = spawnCli(['stop'], env);
     const stopOutput = collectOutput(stop);
     assert.equal(await exitOf(stop), 0, stopOutput.text());
@@ -109,7 +142,18 @@ describe('daemon processes', () => {
   });
 
   test('cli rejects bad flags', async () => {
+    const notGguf = path.join(temp.dir, 'notes.gguf');
+    writeFileSync(notGguf, 'not a model\n');
+    const missingConfig = path.join(temp.dir, 'no-such-config.json');
     const cases: [string[], RegExp][] = [
+      [['ask', 'q', '--context-size', '512'], /--context-size needs --target/],
+      [['serve', '--context-size', '512'], /--context-size needs --target/],
+      [['ask', 'q', '--target', notGguf], /--target .*notes\.gguf is not a GGUF file \(it starts with the bytes 6e 6f 74 20, not with "GGUF"\); fix the --target path/],
+      [['ask', 'q', '--target', notGguf.replace('notes', 'absent')], /cannot read --target .*absent\.gguf: file not found; fix the --target path/],
+      [['ask', 'q', '--target', (await getFixtures()).target, '--draft', notGguf.replace('notes', 'absent')], /cannot read --draft .*absent\.gguf: file not found; fix the --draft path/],
+      [['serve', '--target', '/nope.gguf'], /cannot read --target \/nope\.gguf: file not found; fix the --target path/],
+      [['serve', '--config', missingConfig], /--config .*no-such-config\.json: file not found; fix the --config path/],
+      [['ask', 'q', '--config', missingConfig], /--config .*no-such-config\.json: file not found/],
       [['ask', 'q', '--mode', 'fast'], /--mode to be one of vanilla, eagle3, specexit, probe/],
       [['ask', 'q', '--lines', '3-1', '--file', 'package.json'], /--lines to be A-B/],
       [['ask', 'q', '--file', 'no/such/file.py'], /cannot read --file no\/such\/file.py: file not found/],
@@ -123,6 +167,34 @@ describe('daemon processes', () => {
       assert.equal(await exitOf(child), 2, `${args.join(' ')}: ${output.text()}`);
       assert.match(output.text(), pattern);
     }
+  });
+
+  test('cli --json errors are JSON lines', async () => {
+    const cases: [string[], string, RegExp][] = [
+      [['ask', 'q', '--json', '--mode', 'fast'], 'usage', /Expected --mode to be one of/],
+      [['ask', 'q', '--json', '--no-such-flag'], 'usage', /Unknown option '--no-such-flag'/],
+      [['ask', 'q', '--json', '--config', path.join(temp.dir, 'absent.json')], 'config', /absent\.json: file not found/],
+      [['status', '--json'], 'usage', /no daemon is running/],
+    ];
+    for (const [args, code, pattern] of cases) {
+      const child = spawnCli(args, { SPECEXIT_SOCKET: path.join(temp.dir, 'unused.sock') });
+      const output = collectStreams(child);
+      assert.equal(await exitOf(child), 2, `${args.join(' ')}: ${output.stderr()}`);
+      assert.equal(output.stderr(), '', args.join(' '));
+      const error = parseErrorLine(output.stdout());
+      assert.equal(error.code, code, args.join(' '));
+      assert.match(error.message, pattern);
+    }
+  });
+
+  test('auto-started daemon reports a bad config', async () => {
+    const configFile = path.join(temp.dir, 'broken-config.json');
+    writeFileSync(configFile, '{ "threads": 0 }');
+    const socketPath = path.join(temp.dir, 'broken.sock');
+    const ask = spawnCli(['ask', 'q'], { SPECEXIT_CONFIG: configFile, SPECEXIT_SOCKET: socketPath });
+    const output = collectOutput(ask);
+    assert.equal(await exitOf(ask), 1, output.text());
+    assert.match(output.text(), /the daemon stopped during startup \(exit code 2\): invalid config file .*broken-config\.json: Expected `threads` to be a positive integer, got 0; its log is /);
   });
 
   test('idle daemon exits', async () => {
@@ -176,6 +248,46 @@ describe('model errors', () => {
       assert.match(error.message, /no model named "nope"/);
       return true;
     });
+    await client.close();
+    socket.destroy();
+    await daemon.close();
+  });
+
+  test('cli model errors name the flags', async () => {
+    const dir = path.join(temp.dir, 'cli');
+    mkdirSync(dir);
+    const commandLineModel = await fixtureModel({ name: 'cli-missing', target: path.join(dir, 'missing.gguf') });
+    const daemon = await startDaemon(dir, { models: [], defaultModel: 'cli-missing', commandLineModel });
+    const { client, socket } = await connectClient(daemon.socketPath);
+    assert.equal((await client.models()).models.find((model) => model.name === 'cli-missing')?.source, 'cli');
+    await assert.rejects(client.ask({ question: 'q' }), (error: ResponseError<ModelFileMissingData>) => {
+      assert.equal(error.code, SpecExitErrorCodes.modelFileMissing);
+      assert.match(error.message, /target file .*missing\.gguf of model "cli-missing" does not exist; fix the --target flag$/);
+      return true;
+    });
+
+    const missingDraft = await fixtureModel({ name: 'cli-no-draft', draft: path.join(dir, 'missing-draft.gguf') });
+    await assert.rejects(client.loadModel({ spec: missingDraft, source: 'cli' }), (error: ResponseError<unknown>) => {
+      assert.match(error.message, /draft file .*missing-draft\.gguf of model "cli-no-draft" does not exist; fix the --draft flag$/);
+      return true;
+    });
+
+    const notGguf = path.join(dir, 'notes.gguf');
+    writeFileSync(notGguf, 'not a model\n');
+    await assert.rejects(client.loadModel({ spec: await fixtureModel({ name: 'cli-notes', target: notGguf }), source: 'cli' }), (error: ResponseError<unknown>) => {
+      assert.equal(error.code, SpecExitErrorCodes.modelInvalid);
+      assert.match(error.message, /notes\.gguf: not a valid GGUF file.*; fix the --target or --draft flag$/);
+      assert.doesNotMatch(error.message, /specexit\.models/);
+      return true;
+    });
+
+    const { draftWrongHidden } = await getFixtures();
+    await client.loadModel({ spec: await fixtureModel({ name: 'cli-wrong-draft', draft: draftWrongHidden }), source: 'cli' });
+    const notices: string[] = [];
+    await client.ask({ question: 'q', options: { model: 'cli-wrong-draft', mode: 'eagle3', maxTokens: 2 } }, { notice: (event) => notices.push(event.message) });
+    assert.match(notices[0] ?? '', /its draft failed to load \(.+; fix the --draft flag\)/);
+
+    await assert.rejects(client.loadModel({ model: 'cli-missing', source: 'shell' as 'cli' }), /Expected `source` to be "cli" or "client", got "shell"/);
     await client.close();
     socket.destroy();
     await daemon.close();

@@ -8,6 +8,7 @@ import { ResponseError } from 'vscode-jsonrpc';
 
 import { DaemonClient } from '../../daemon/client/daemon-client.ts';
 import { PROTOCOL_VERSION, StatusRequest, type AskPhase, type Phase, type StateParams, type ThinkingExitParams } from '../../daemon/protocol.ts';
+import { getFixtures } from '../engine/helpers.ts';
 import { connectClient, exitOf, killSpawned, makeTempDir, spawnCli, startDaemon, writeFixtureConfig, type TestDaemon } from './helpers.ts';
 
 describe('socket transport', () => {
@@ -210,11 +211,18 @@ describe('stdio transport', () => {
     const configFile = await writeFixtureConfig(temp.dir);
     const socketPath = path.join(temp.dir, 'relay.sock');
     const env = { SPECEXIT_CONFIG: configFile, SPECEXIT_SOCKET: socketPath };
-    const first = spawnCli(['serve', '--stdio'], env);
+    // The model flags reach the background daemon, which registers that model as the CLI's and makes it the default.
+    const { target, draft } = await getFixtures();
+    const first = spawnCli(['serve', '--stdio', '--target', target, '--draft', draft, '--context-size', '768'], env);
     const firstClient = await DaemonClient.start(first.stdout!, first.stdin!, { name: 'relay-1' });
     const daemonPid = firstClient.initializeResult!.specexit.pid;
     assert.notEqual(daemonPid, first.pid, 'the relay hands over to a background daemon');
     assert.ok(existsSync(socketPath));
+    const models = await firstClient.models();
+    const flagModel = models.models.find((model) => model.source === 'cli');
+    assert.equal(flagModel?.contextSize, 768);
+    assert.equal(flagModel?.draft, draft);
+    assert.equal(models.defaultModel, flagModel?.name);
 
     const second = spawnCli(['serve', '--stdio'], env);
     const secondClient = await DaemonClient.start(second.stdout!, second.stdin!, { name: 'relay-2' });

@@ -63,12 +63,18 @@ describe('daemon launcher', () => {
     assert.equal(recorded.electronAsNode, '1');
   });
 
-  test('failed start names the log', async () => {
+  test('failed start gives the reason and the log', async () => {
     const socketPath = path.join(dir, 'failing.sock');
     const logFile = path.join(dir, 'failing.log');
+    await writeFile(logFile, 'a line from an earlier daemon\n');
     await assert.rejects(
       connectOrStartDaemon({ socketPath, logFile, nodePath: process.execPath, cliScript, serveArguments: ['serve', '--socket', socketPath], env: { ...process.env, FAKE_DAEMON_FAIL: '1' } }),
-      (error: Error) => error.message.includes('stopped during startup (exit code 3)') && error.message.includes(logFile),
+      (error: Error) => {
+        assert.match(error.message, /stopped during startup \(exit code 3\): fake daemon failed on purpose; its log is /);
+        assert.ok(error.message.includes(logFile), error.message);
+        assert.doesNotMatch(error.message, /earlier daemon/, 'only what this start wrote is quoted');
+        return true;
+      },
     );
     assert.match(await readFile(logFile, 'utf8'), /fake daemon failed on purpose/);
   });
