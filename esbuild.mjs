@@ -5,11 +5,13 @@ import { existsSync } from 'node:fs';
 
 const entryPoints = [
   { in: 'daemon/engine/index.ts', out: 'daemon/engine' },
-  // The `specexit` CLI and daemon (bin/specexit.js runs it). bench and calibrate get
-  // bundles of their own, which the CLI loads on demand from the same folder.
+  // The `specexit` CLI and daemon (bin/specexit.js runs it). bench, calibrate and
+  // convert-angelslim get bundles of their own, which the CLI loads on demand from
+  // the same folder.
   { in: 'daemon/cli/main.ts', out: 'daemon/cli' },
   { in: 'daemon/bench/index.ts', out: 'daemon/bench' },
   { in: 'daemon/calibrate/index.ts', out: 'daemon/calibrate' },
+  { in: 'daemon/calibrate/convert.ts', out: 'daemon/convert-angelslim' },
 ].filter((entry) => existsSync(entry.in));
 
 await build({

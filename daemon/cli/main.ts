@@ -26,6 +26,8 @@ Commands:
   stop               Stop the shared daemon
   bench              Run the benchmarks (see specexit bench --help)
   calibrate          Fit SpecExit signal heads for a draft (see specexit calibrate --help)
+  convert-angelslim  Split an AngelSlim SpecExit checkpoint into EAGLE-3 plus a signal sidecar
+                     (see specexit convert-angelslim --help)
 
 Options of ask:
   --file F           Ask about file F (its text is the selection unless --lines is given)
@@ -241,13 +243,29 @@ async function withClient<T>(flags: Flags, spawn: boolean, use: (client: DaemonC
   }
 }
 
-/** Loads `bench` or `calibrate`, which live in their own modules (bundled separately), and runs it. */
-async function runExternalCommand(name: 'bench' | 'calibrate', argv: string[]): Promise<number> {
-  const exportName = name === 'bench' ? 'runBenchCli' : 'runCalibrateCli';
+/**
+ * Commands that live in modules of their own, bundled separately so that `ask` and `serve` do not load them:
+ * the source module (relative to this folder), the bundle next to this one in dist/, and the function it exports.
+ */
+const EXTERNAL_COMMANDS = {
+  bench: { source: '../bench/index.ts', bundle: 'bench.js', exportName: 'runBenchCli' },
+  calibrate: { source: '../calibrate/index.ts', bundle: 'calibrate.js', exportName: 'runCalibrateCli' },
+  'convert-angelslim': { source: '../calibrate/convert.ts', bundle: 'convert-angelslim.js', exportName: 'runConvertCli' },
+} as const;
+
+type ExternalCommand = keyof typeof EXTERNAL_COMMANDS;
+
+function isExternalCommand(name: string | undefined): name is ExternalCommand {
+  return name !== undefined && Object.hasOwn(EXTERNAL_COMMANDS, name);
+}
+
+/** Loads a command from its own module and runs it. */
+async function runExternalCommand(name: ExternalCommand, argv: string[]): Promise<number> {
+  const { source, bundle, exportName } = EXTERNAL_COMMANDS[name];
   const fromSource = __filename.endsWith('.ts');
-  const modulePath = fromSource ? path.join(__dirname, '..', name, 'index.ts') : path.join(__dirname, `${name}.js`);
+  const modulePath = fromSource ? path.join(__dirname, source) : path.join(__dirname, bundle);
   if (!existsSync(modulePath)) {
-    process.stderr.write(`error: \`specexit ${name}\` is not built yet (${modulePath} is missing)\n`);
+    process.stderr.write(`error: \`specexit ${name}\` is not built yet (${modulePath} is missing); run npm run build:bundles\n`);
     return 1;
   }
   // A path computed at run time keeps the command out of this bundle; it has its own.
@@ -263,7 +281,7 @@ async function runExternalCommand(name: 'bench' | 'calibrate', argv: string[]): 
 /** Runs the CLI with `argv` (without the node and script paths) and resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === 'bench' || command === 'calibrate') return runExternalCommand(command, rest);
+  if (isExternalCommand(command)) return runExternalCommand(command, rest);
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined ? 1 : 0;

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 
 import { convertAngelSlim, runConvertCli } from '../../daemon/calibrate/convert.ts';
 import { parseSafetensorsFile, toFloat32 } from '../../daemon/calibrate/safetensors.ts';
@@ -53,6 +55,8 @@ async function writeCheckpoint(dir: string, config: Record<string, unknown>, fcR
   await writeFile(path.join(dir, 'README.md'), 'tiny test checkpoint\n');
   return fc;
 }
+
+const execFileAsync = promisify(execFile);
 
 describe('AngelSlim converter', () => {
   let dir: string;
@@ -141,5 +145,16 @@ describe('AngelSlim converter', () => {
     }
     assert.match(output, /target layers 2,14,25/);
     assert.deepEqual((await readSignalSidecar(path.join(dir, 'out-cli', 'signals.safetensors'))).targetLayers, [2, 14, 25]);
+  });
+
+  test('specexit convert-angelslim runs it', async () => {
+    const input = path.join(dir, 'in-specexit');
+    await writeCheckpoint(input, { eagle_config: { eagle_aux_hidden_state_layer_ids: [3, 7, 11] } });
+    const cli = path.join(__dirname, '..', '..', 'daemon', 'cli', 'main.ts');
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', cli, 'convert-angelslim', input, path.join(dir, 'out-specexit')]);
+    assert.match(stdout, /target layers 3,7,11/);
+    assert.deepEqual((await readSignalSidecar(path.join(dir, 'out-specexit', 'signals.safetensors'))).targetLayers, [3, 7, 11]);
+    const usage = await execFileAsync(process.execPath, ['--import', 'tsx', cli, '--help']);
+    assert.match(usage.stdout, /convert-angelslim/);
   });
 });

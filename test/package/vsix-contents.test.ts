@@ -65,7 +65,7 @@ describe('packaged .vsix', () => {
     const manifest = readManifest();
     assert.ok(manifest.main, 'package.json has no "main" entry');
     const main = manifest.main.endsWith('.js') ? manifest.main : `${manifest.main}.js`;
-    for (const file of ['package.json', main, 'bin/specexit.js', 'dist/daemon/cli.js', 'dist/media/chat.js', 'dist/media/chat.css']) {
+    for (const file of ['package.json', main, 'bin/specexit.js', 'dist/daemon/cli.js', 'dist/daemon/bench.js', 'dist/daemon/calibrate.js', 'dist/daemon/convert-angelslim.js', 'dist/media/chat.js', 'dist/media/chat.css']) {
       assert.ok(names.has(entryPath(file)), `${entryPath(file)} is missing from the .vsix`);
     }
   });
