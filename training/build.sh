@@ -9,10 +9,11 @@
 # had: 300 steps against the target checkpoint at step 1257, taken while the
 # target went on training, then 200 steps against the finished target.
 #
-# Run time on 2 shared CPU cores with one torch thread per process:
+# Run time on 2 shared CPU cores:
 #   build_data.py        about 1.5 min
-#   train_target.py      about 61 min (3000 steps of 4096 tokens)
-#   train_draft.py       about 16 + 5 min
+#   train_target.py      about 61 min (3000 steps of 4096 tokens, one thread)
+#                        plus about 88 min (8500 more steps, two threads)
+#   train_draft.py       about 16 + 5 + 6 min
 #   export, evaluation   a few minutes
 set -euo pipefail
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -30,5 +31,15 @@ for f in train_tokens.npy train_offsets.npy train_loss_start.npy; do ln -sf "../
 wait
 
 "$PYTHON" training/train_draft.py --seed 2 --init "$OUT/early/draft.pt" --steps 200 --threads "$THREADS"
+
+# Second session: the target goes on through the rest of its corpus under a
+# new cosine schedule with a peak of 1e-3, keeping its optimizer state. That
+# run was stopped at step 4456 and resumed with a shorter schedule so that it
+# ended within the session; both calls stay so that a rebuild takes the same
+# path. The draft then adapts to the changed target.
+"$PYTHON" training/train_target.py --seed 1 --resume --steps 13000 --lr 1e-3 --stop-after 4456 --threads "$THREADS"
+"$PYTHON" training/train_target.py --seed 1 --resume --steps 11500 --lr 1e-3 --threads "$THREADS"
+"$PYTHON" training/train_draft.py --seed 2 --init "$OUT/draft.pt" --steps 400 --threads "$THREADS"
+
 "$PYTHON" training/export_gguf.py --type f16
 node --import tsx training/evaluate.ts --model models/pytrace-target.gguf --draft models/pytrace-draft.gguf

@@ -12,7 +12,7 @@ import { Engine } from '../../daemon/engine/index.ts';
 // its accuracy over all 1000). Greedy decoding is deterministic, so a wrong
 // answer here means the model files, the tokenizer or the engine changed.
 const ROOT = join(__dirname, '..', '..');
-const HANDFUL: readonly number[] = [0, 10, 13, 15, 18, 21, 23, 33, 73];
+const HANDFUL: readonly number[] = [0, 3, 5, 7, 9, 10, 18, 28, 33];
 
 interface HeldOut {
   prompt: string;
