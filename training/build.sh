@@ -32,11 +32,10 @@ wait
 
 "$PYTHON" training/train_draft.py --seed 2 --init "$OUT/early/draft.pt" --steps 200 --threads "$THREADS"
 
-# Second session: the target goes on through the rest of its corpus under a
-# new cosine schedule with a peak of 1e-3, keeping its optimizer state. That
-# run was stopped at step 4456 and resumed with a shorter schedule so that it
-# ended within the session; both calls stay so that a rebuild takes the same
-# path. The draft then adapts to the changed target.
+# Second run: the target goes on through the rest of its corpus under a new
+# cosine schedule with a peak of 1e-3, keeping its optimizer state. That run
+# was stopped at step 4456 and resumed with a shorter schedule. Both calls stay,
+# so a rebuild takes the same path. The draft then adapts to the changed target.
 "$PYTHON" training/train_target.py --seed 1 --resume --steps 13000 --lr 1e-3 --stop-after 4456 --threads "$THREADS"
 "$PYTHON" training/train_target.py --seed 1 --resume --steps 11500 --lr 1e-3 --threads "$THREADS"
 "$PYTHON" training/train_draft.py --seed 2 --init "$OUT/draft.pt" --steps 400 --threads "$THREADS"

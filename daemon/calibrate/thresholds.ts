@@ -51,8 +51,8 @@ export interface Smoothing {
  * so each segment stands for `segmentTokens / tokensPerStep` steps that all read that triple. The steps before
  * the one holding the boundary are folded in before the check, and the last one after it. *
  * TODO: the engine averages the heads' values over single tokens, where heads fitted on paragraph means are off
- * their range (the remain head gives thousands on some tokens), so the engine exits later than this replay says
- * (13 % against 33 % of the thinking saved on the embedded model). Record and fit per-step windows of tokens.
+ * their range (the remain head gives thousands on some tokens). So the engine exits later than this replay
+ * predicts (13 % against 33 % of the thinking saved on the embedded model). Record and fit per-step token windows.
  */
 export function simulateExit(trace: SimulatedTrace, rule: ExitRule, smoothing: Smoothing): number | undefined {
   let smoothed: SignalTriple | undefined;

@@ -42,7 +42,7 @@ export interface TraceRecord {
 
 /** Settings that change the traces; a work directory only resumes with the same ones. */
 export interface TraceSettings {
-  /** `fingerprint` tells a retrained model of the same size apart (see fileFingerprint). */
+  /** Target identity. `fingerprint` distinguishes a retrained model of the same name and size (see fileFingerprint). */
   target: { name: string; sizeBytes: number; fingerprint: string };
   layers: [number, number, number];
   hiddenSize: number;
@@ -57,9 +57,9 @@ const SETTINGS_FILE = 'run.json';
 const FINGERPRINT_SPAN = 1 << 20;
 
 /**
- * SHA-256 over a file's size and three 1 MiB spans (start, middle, end), as hex. The start holds a GGUF's
- * metadata and the rest its tensor data, so retrained weights change it; reading 3 MiB keeps it fast for
- * models of many gigabytes, where hashing the whole file would take longer than some calibrations.
+ * Computes a SHA-256 over a file's size and three 1 MiB spans (start, middle, end), as hex. The start contains a
+ * GGUF's metadata and the rest its tensor data, so retrained weights change the hash. Reading 3 MiB keeps it fast
+ * for models of many gigabytes, where hashing the whole file would take minutes.
  */
 export async function fileFingerprint(file: string): Promise<string> {
   const handle = await open(file, 'r');

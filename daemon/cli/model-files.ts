@@ -1,4 +1,4 @@
-/** Checks the files of `--target`, `--draft` and `--signals` before a daemon sees them, so that a wrong path fails at once and names its flag. */
+/** Checks the files of `--target`, `--draft` and `--signals` before a daemon receives them, so that a wrong path fails at once and names its flag. */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 import { UsageError } from './errors.ts';
