@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument('--save-every', type=float, default=300, help='seconds between checkpoints (default 300)')
     ap.add_argument('--stop-after', type=int, default=0, help='stop at this step and save, keeping the schedule of --steps')
     ap.add_argument('--resume', action='store_true', help='continue from OUT/target.pt')
+    ap.add_argument('--init', help='start from the weights of this target.pt with a fresh optimizer and schedule')
     ap.add_argument('--init-gguf', help='start from the weights of this target GGUF (a shipped model) with a fresh schedule')
     args = ap.parse_args()
 
@@ -56,9 +57,17 @@ def main() -> None:
     torch.manual_seed(args.seed)
     tok = Tokenizer.load(os.path.join(args.out, 'tokenizer.json'))
     ckpt_path = os.path.join(args.out, 'target.pt')
+    if args.resume and args.init:
+        ap.error('--resume continues OUT/target.pt; --init starts a new run from another checkpoint. Pass one of them.')
     if args.resume:
         ckpt = torch.load(ckpt_path)
         cfg = Config(**ckpt['config'])
+    elif args.init:
+        init = torch.load(args.init)
+        cfg = Config(**init['config'])
+        if cfg.vocab_size != len(tok.tokens):
+            ap.error(f'--init {args.init} has a vocabulary of {cfg.vocab_size} tokens, but {args.out}/tokenizer.json has '
+                     f'{len(tok.tokens)}. Build this corpus with --tokenizer set to the tokenizer the checkpoint was trained with.')
     else:
         cfg = Config(len(tok.tokens), args.dim, args.layers, args.heads, args.kv_heads, args.head_dim, args.ffn)
     if args.init_gguf:
@@ -67,6 +76,8 @@ def main() -> None:
         cfg = model.c
     else:
         model = Transformer(cfg)
+        if args.init:
+            model.load_state_dict(init['model'])
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]

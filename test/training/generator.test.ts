@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 
 import { trainingPython } from './python.ts';
@@ -58,6 +58,50 @@ print(json.dumps({'rejected': rejected, 'families': collections.Counter(e.family
   // Overthinking: about half of the thinking comes after the answer is settled.
   assert.ok(result.after > 0.4, `share after the settled answer ${result.after}`);
   assert.ok(result.after < 0.7, `share after the settled answer ${result.after}`);
+});
+
+test('updates traces read each variable at its value before the assignment', () => {
+  // Runs each program up to the line a step traces and compares the values the
+  // step says it reads with the interpreter's.
+  const script = `
+import json, re, sys
+sys.path.insert(0, 'training')
+from pytrace.tasks import generate
+examples, _ = generate(13, 300, weights={'updates': 1000})
+checked, wrong = 0, []
+for ex in examples:
+    lines = ex.code.split('\\n')
+    pos = 0
+    for i, line in enumerate(lines):
+        # from the previous match on, since a program can repeat a line
+        match = re.compile(re.escape(line) + r'\\. It reads (.*?), so ').search(ex.thinking, pos)
+        if not match:
+            continue
+        pos = match.end()
+        scope = {}
+        exec('\\n'.join(lines[:i]), scope)
+        claimed = dict(part.split(' = ') for part in match.group(1).split(', '))
+        actual = {name: repr(scope[name]) for name in claimed}
+        checked += 1
+        if claimed != actual:
+            wrong.append({'code': ex.code, 'line': line, 'claimed': claimed, 'actual': actual})
+print(json.dumps({'updates': sum(e.family == 'updates' for e in examples), 'checked': checked, 'wrong': wrong[:3]}))
+`;
+  const result = JSON.parse(execFileSync(trainingPython(), ['-c', script], { encoding: 'utf8' })) as {
+    updates: number;
+    checked: number;
+    wrong: unknown[];
+  };
+  // A weight of 1000 against about 10 for the rest; unsafe draws are redrawn from any family.
+  assert.ok(result.updates > 280, `updates examples of 300: ${result.updates}`);
+  assert.ok(result.checked > 200, `steps with reads checked: ${result.checked}`);
+  assert.deepEqual(result.wrong, []);
+});
+
+test('build_data.py rejects a bad --weights entry by name', () => {
+  const run = spawnSync(trainingPython(), ['training/build_data.py', '--weights', 'updates=4,loops=2', '--train', '1'], { encoding: 'utf8' });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /--weights: 'loops=2' is not NAME=WEIGHT with NAME one of arithmetic, updates/);
 });
 
 test('tokenizer round-trips any UTF-8', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -75,5 +75,35 @@ test('shipped GGUF seeds a new run', async () => {
     assert.deepEqual(fromGguf, original);
   } finally {
     rmSync(seeded, { recursive: true, force: true });
+  }
+});
+
+test('a second corpus keeps the tokenizer and held-out set, and --init continues the target', async () => {
+  const second = mkdtempSync(join(tmpdir(), 'specexit-second-'));
+  try {
+    // The first corpus used seed 1, so its held-out programs came from seed 1001.
+    runTrainingScript('build_data.py', ['--out', second, '--data', second, '--seed', '5', '--heldout-seed', '1001', '--train', '200',
+      '--heldout', '20', '--calibrate', '0', '--tokenizer', join(dir, 'tokenizer.json'), '--weights', 'updates=4']);
+    assert.equal(readFileSync(join(second, 'heldout.jsonl'), 'utf8'), readFileSync(join(dir, 'data', 'heldout.jsonl'), 'utf8'));
+    assert.deepEqual(JSON.parse(readFileSync(join(second, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')));
+    // Zero steps: the new run starts from exactly the first run's weights.
+    runTrainingScript('train_target.py', ['--out', second, '--init', join(dir, 'target.pt'), '--steps', '0']);
+    const rendered = renderThinkingPrompt(new ChatTemplate(engine), engine, 'What does this print?\n\n```python\nx = 4\nx += 2\nprint(x)\n```');
+    const prompt = JSON.stringify(Array.from(rendered.tokens));
+    assert.deepEqual(JSON.parse(runTrainingScript('greedy.py', ['--out', second, '--tokens', '8'], prompt)),
+      JSON.parse(runTrainingScript('greedy.py', ['--out', dir, '--tokens', '8'], prompt)));
+  } finally {
+    rmSync(second, { recursive: true, force: true });
+  }
+});
+
+test('--init refuses a checkpoint whose vocabulary differs from the corpus tokenizer', () => {
+  const other = mkdtempSync(join(tmpdir(), 'specexit-other-'));
+  try {
+    runTrainingScript('build_data.py', ['--out', other, '--data', other, '--train', '200', '--heldout', '5', '--calibrate', '0', '--vocab', '300']);
+    assert.throws(() => runTrainingScript('train_target.py', ['--out', other, '--init', join(dir, 'target.pt'), '--steps', '0']),
+      /has a vocabulary of \d+ tokens, but .*tokenizer\.json has 300\. Build this corpus with --tokenizer/);
+  } finally {
+    rmSync(other, { recursive: true, force: true });
   }
 });

@@ -38,15 +38,23 @@ def encode_example(tok: bpe.Tokenizer, ex: Example, rng: random.Random) -> tuple
 
 
 def build(out_dir: str, data_dir: str, seed: int, n_train: int, n_heldout: int, vocab_size: int,
-          n_calibrate: int, log=print) -> None:
+          n_calibrate: int, log=print, heldout_seed: int | None = None, tokenizer: str | None = None,
+          weights: dict[str, float] | None = None) -> None:
+    """Writes the corpus to out_dir and the prompt files to data_dir.
+
+    heldout_seed defaults to seed + 1000. A second corpus for the same model
+    passes the first one's held-out seed, so it excludes the same programs, and
+    its tokenizer, so the token ids keep their meaning. weights overrides
+    family sampling weights for the training examples only.
+    """
     os.makedirs(out_dir, exist_ok=True)
     os.makedirs(data_dir, exist_ok=True)
 
     # held-out programs come from their own seed and are never trained on
-    heldout, rejected = generate(seed + 1000, n_heldout)
+    heldout, rejected = generate(seed + 1000 if heldout_seed is None else heldout_seed, n_heldout)
     exclude = {ex.code for ex in heldout}
     log(f'held-out: {len(heldout)} examples ({rejected} rejected by execution)')
-    train, rejected = generate(seed, n_train, exclude)
+    train, rejected = generate(seed, n_train, exclude, weights)
     log(f'train: {len(train)} examples ({rejected} rejected by execution)')
     assert not exclude & {ex.code for ex in train}
 
@@ -60,10 +68,14 @@ def build(out_dir: str, data_dir: str, seed: int, n_train: int, n_heldout: int, 
     write_jsonl(os.path.join(out_dir, 'heldout-full.jsonl'), heldout)
 
     # tokenizer from a sample of the training texts
-    sample = [f'{ex.prompt}\n{ex.thinking}\n{ex.answer}' for ex in train[:6000]]
-    tok = bpe.train(sample, vocab_size)
+    if tokenizer:
+        tok = bpe.Tokenizer.load(tokenizer)
+        log(f'tokenizer: {len(tok.tokens)} tokens, from {tokenizer}')
+    else:
+        sample = [f'{ex.prompt}\n{ex.thinking}\n{ex.answer}' for ex in train[:6000]]
+        tok = bpe.train(sample, vocab_size)
+        log(f'tokenizer: {len(tok.tokens)} tokens')
     tok.save(os.path.join(out_dir, 'tokenizer.json'))
-    log(f'tokenizer: {len(tok.tokens)} tokens')
 
     # token arrays: all examples end to end, with per-example offsets and loss starts
     rng = random.Random(seed)

@@ -14,6 +14,10 @@ from .expr import BinOp, Expr, Num, UnsafeExpression, Var, random_expr, reductio
 
 NAMES = ['x', 'y', 'z', 'a', 'b', 'n', 'm', 'k', 'total', 'count', 'result', 'val']
 LETTERS = 'abcdefghijklmnopqrstuvwxyz'
+# Whether updates traces name the values they read before substituting. The
+# first corpus of the shipped model was built without it (build_data.py
+# --no-read-lists rebuilds that one).
+READ_LISTS = True
 COMPARISONS: dict[str, Callable[[int, int], bool]] = {'>': lambda a, b: a > b, '<': lambda a, b: a < b, '==': lambda a, b: a == b}
 
 
@@ -44,6 +48,12 @@ def printed(value: object) -> str:
 
 def pick_names(rng: random.Random, n: int) -> list[str]:
     return rng.sample(NAMES, n)
+
+
+def read_list(e: Expr, env: dict[str, int]) -> str:
+    """'It reads count = 6, z = 1': each variable e reads, in order of first use, with its value before the assignment."""
+    names = list(dict.fromkeys(node.name for node in walk(e) if isinstance(node, Var)))
+    return 'It reads ' + ', '.join(f'{name} = {show(env[name])}' for name in names) if names else ''
 
 
 def print_step(expr_text: str, value: object) -> str:
@@ -88,9 +98,13 @@ def updates(rng: random.Random) -> Snippet:
             e = random_expr(rng, leaves, rng.randint(1, 2), rng.choice(['+-*', '+-*%']))
             src = f'{target} = {render(e)}'
         chain, value = reduction_chain(e, ints)  # type: ignore[arg-type]
+        reads = read_list(e, ints) if READ_LISTS else ''
         env[target] = value
         lines.append(src)
-        steps.append(f'{src}, so {target} = {chain}. {state(env)}')
+        # Naming each value read before substituting turns one many-variable
+        # lookup into single lookups, the step the model got wrong most often.
+        steps.append(f'{src}. {reads}, so {target} = {chain}. {state(env)}' if reads else
+                     f'{src}, so {target} = {chain}. {state(env)}')
         rechecks.append(f'Recheck {src}: {target} = {chain}.')
     shown = rng.choice(names)
     lines.append(f'print({shown})')
@@ -343,11 +357,12 @@ WEIGHTS = {'arithmetic': 1.3, 'updates': 1.3, 'for_range': 1.0, 'while': 1.0, 'i
            'lists': 1.2, 'strings': 1.3, 'functions': 1.0, 'min_max': 0.8}
 
 
-def random_snippet(rng: random.Random) -> Snippet:
+def random_snippet(rng: random.Random, weights: dict[str, float] | None = None) -> Snippet:
     """Draws a snippet from a weighted family. Unsafe draws (negative floor division, long loops) are redrawn."""
     names = list(FAMILIES)
+    table = {**WEIGHTS, **(weights or {})}
     while True:
-        family = rng.choices(names, weights=[WEIGHTS[n] for n in names])[0]
+        family = rng.choices(names, weights=[table[n] for n in names])[0]
         try:
             return FAMILIES[family](rng)
         except UnsafeExpression:

@@ -83,8 +83,8 @@ def overthink(rng: random.Random, snippet: Snippet, value: str) -> list[str]:
     return paragraphs
 
 
-def make_example(rng: random.Random) -> Example:
-    snippet = random_snippet(rng)
+def make_example(rng: random.Random, weights: dict[str, float] | None = None) -> Example:
+    snippet = random_snippet(rng, weights)
     question = rng.choice(QUESTIONS)
     conclusion = f'So the output is {snippet.output}.'
     main = [rng.choice(OPENERS), *snippet.steps, conclusion]
@@ -128,8 +128,12 @@ def run_snippets(codes: list[str], timeout_s: float = 120.0) -> list[tuple[bool,
     return [(r['ok'], r['out']) for r in rows]
 
 
-def generate(seed: int, count: int, exclude: set[str] | None = None) -> tuple[list[Example], int]:
-    """Generates `count` verified examples from `seed`, skipping programs in `exclude`. Also returns the rejected count."""
+def generate(seed: int, count: int, exclude: set[str] | None = None,
+             weights: dict[str, float] | None = None) -> tuple[list[Example], int]:
+    """Generates `count` verified examples from `seed`, skipping programs in `exclude`. Also returns the rejected count.
+
+    `weights` overrides family sampling weights (families.WEIGHTS) by name.
+    """
     rng = random.Random(seed)
     examples: list[Example] = []
     rejected = 0
@@ -137,7 +141,7 @@ def generate(seed: int, count: int, exclude: set[str] | None = None) -> tuple[li
     while len(examples) < count:
         batch = []
         while len(batch) < min(2000, count - len(examples)):
-            ex = make_example(rng)
+            ex = make_example(rng, weights)
             if exclude and ex.code in exclude:
                 continue
             batch.append(ex)
