@@ -41,6 +41,11 @@ Options:
   --probe-prefix TEXT   text forced after </think> before the probe tokens, \\n for a newline
                         (default: the engine's "\\n\\n**Final Answer**\\n")
   --probe-tokens N      tokens each probe decodes (default: the engine's)
+  --exit-confidence P   SpecExit exits only above this smoothed confidence, 0 to 1
+  --exit-progress P     ... and above this smoothed progress, 0 to 1
+  --exit-remain N       ... and below this smoothed count of remaining thinking tokens
+  --exit-alpha A        weight of the newest step in the smoothing, above 0 up to 1
+                        (the four --exit flags default to the signal sidecar's values)
   --threads N           CPU threads (default: half the cores)
   --context-size N      KV cache size in tokens (default: max-tokens plus 1024)
   --quick               ${QUICK_PROMPTS} prompts, ${QUICK_MAX_TOKENS} max tokens; without --model, the random-weight test fixtures
@@ -65,6 +70,14 @@ function parsePair(name: string, value: string, check: (n: number) => boolean, r
   const parts = value.split(',').map(Number);
   if (parts.length !== 2 || !parts.every(check)) throw new UsageError(`Expected --${name} to be two ${range}, comma-separated, got "${value}".`);
   return parts as [number, number];
+}
+
+/** `{ [key]: n }` for a given numeric flag, `{}` when the flag is absent. */
+function parseNumberFlag<K extends string>(name: string, value: string | undefined, check: (n: number) => boolean, range: string, key: K): Partial<Record<K, number>> {
+  if (value === undefined) return {};
+  const n = Number(value);
+  if (value.trim() === '' || !check(n)) throw new UsageError(`Expected --${name} to be ${range}, got "${value}".`);
+  return { [key]: n } as Partial<Record<K, number>>;
 }
 
 interface ModelPaths {
@@ -110,6 +123,10 @@ export async function runBenchCli(argv: string[]): Promise<number> {
         'probe-threshold': { type: 'string' },
         'probe-prefix': { type: 'string' },
         'probe-tokens': { type: 'string' },
+        'exit-confidence': { type: 'string' },
+        'exit-progress': { type: 'string' },
+        'exit-remain': { type: 'string' },
+        'exit-alpha': { type: 'string' },
         threads: { type: 'string' },
         'context-size': { type: 'string' },
         quick: { type: 'boolean' },
@@ -148,6 +165,13 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     }
     if (values['probe-prefix'] !== undefined) settings.probeAnswerPrefix = values['probe-prefix'].replace(/\\n/g, '\n');
     if (values['probe-tokens'] !== undefined) settings.probeTokens = parseCount('probe-tokens', values['probe-tokens'], 1);
+    const exit = {
+      ...parseNumberFlag('exit-confidence', values['exit-confidence'], (n) => n >= 0 && n <= 1, 'a number from 0 to 1', 'confidenceThreshold'),
+      ...parseNumberFlag('exit-progress', values['exit-progress'], (n) => n >= 0 && n <= 1, 'a number from 0 to 1', 'progressThreshold'),
+      ...parseNumberFlag('exit-remain', values['exit-remain'], (n) => n > 0 && Number.isFinite(n), 'a number above 0', 'remainThreshold'),
+      ...parseNumberFlag('exit-alpha', values['exit-alpha'], (n) => n > 0 && n <= 1, 'a number above 0 up to 1', 'alpha'),
+    };
+    if (Object.keys(exit).length > 0) settings.exit = exit;
 
     const models: ModelPaths = values.model
       ? { model: values.model, ...(values.draft && { draft: values.draft }), ...(values.signals && { signals: values.signals }) }

@@ -9,7 +9,7 @@ import type { PromptItem } from '../calibrate/prompts.ts';
 import { ProgressBar, type ProgressStream } from '../calibrate/progress.ts';
 import { ChatTemplate, renderThinkingPrompt } from '../calibrate/thinking-prompt.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { FinishReason, GenerateOptions, Mode } from '../engine/index.ts';
+import type { ExitOptions, FinishReason, GenerateOptions, Mode } from '../engine/index.ts';
 
 export type BenchMode = 'vanilla' | 'eagle3' | 'specexit' | 'probe' | 'budget-A' | 'budget-B';
 export const BENCH_MODES: readonly BenchMode[] = ['vanilla', 'eagle3', 'specexit', 'probe', 'budget-A', 'budget-B'];
@@ -25,6 +25,8 @@ export interface BenchSettings {
   probeAnswerPrefix?: string;
   /** Tokens each probe decodes (the engine's default otherwise). */
   probeTokens?: number;
+  /** SpecExit exit-rule overrides; a field left out keeps the sidecar's value. */
+  exit?: Pick<ExitOptions, 'alpha' | 'confidenceThreshold' | 'progressThreshold' | 'remainThreshold'>;
 }
 
 export interface PromptResult {
@@ -161,7 +163,7 @@ export async function runBench(engine: Engine, options: RunBenchOptions): Promis
     !hasDraft
       ? { mode: 'specexit', skipped: 'no draft loaded (--draft)' }
       : engine.sidecar
-        ? { mode: 'specexit', options: { ...common, mode: 'specexit' } }
+        ? { mode: 'specexit', options: { ...common, mode: 'specexit', ...(settings.exit && { exit: settings.exit }) } }
         : { mode: 'specexit', skipped: 'no signal sidecar loaded (--signals)' },
     { mode: 'probe', options: { ...common, mode: 'probe', probe: probeOptions(settings) } },
   ];

@@ -106,4 +106,26 @@ describe('bench command line', () => {
     assert.match(table.output, /mode +acc % +think tok/);
     assert.match(table.output, /^specexit /m);
   });
+
+  test('--exit flags override the sidecar thresholds', async () => {
+    const bad = await runQuiet(['--exit-confidence', '1.5']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.output, /Expected --exit-confidence to be a number from 0 to 1, got "1.5"/);
+    // Thresholds every signal passes: the fixture's own sidecar then exits at the first step boundary too.
+    const passing = ['--exit-confidence', '0', '--exit-progress', '0', '--exit-remain', '1e12', '--exit-alpha', '1'];
+    const dir = await mkdtemp(path.join(tmpdir(), 'specexit-bench-exit-'));
+    let report: BenchReport;
+    try {
+      const out = path.join(dir, 'report.json');
+      const run = await runQuiet(['--quick', '--threads', '1', '--no-gpu', '--limit', '2', '--max-tokens', '48', '--out', out, ...passing]);
+      assert.equal(run.code, 0, run.output);
+      report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(report.settings.exit, { confidenceThreshold: 0, progressThreshold: 0, remainThreshold: 1e12, alpha: 1 });
+    const specexit = report.results.filter((row) => row.mode === 'specexit');
+    assert.equal(specexit.length, 2);
+    for (const row of specexit) assert.ok(row.exitPosition !== undefined, `specexit prompt ${row.prompt} did not exit`);
+  });
 });
