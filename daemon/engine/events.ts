@@ -43,7 +43,7 @@ export interface SignalsEvent {
   step: number;
   /** Tokens generated up to and including this step. */
   position: number;
-  /** The activations of the mean raw signals of the tokens this step accepted, before smoothing. */
+  /** Mean over the tokens this step accepted, before smoothing. */
   raw: SignalValues;
   /** Exponential moving average after folding this step in. */
   smoothed: SignalValues;

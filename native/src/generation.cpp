@@ -504,12 +504,8 @@ void Generation::force_exit(const char * reason, const std::vector<llama_token> 
     emit(std::move(exit));
 }
 
-// Folds the signal triple of the first `n_rows` rows of the last target batch
-// (the tokens this step committed) into the smoother. The raw signals are
-// averaged before the activations: the heads are linear, so this reads them on
-// the step's mean hidden state, which is what calibration fits them on
-// (segment means). Averaging activated values let single tokens with a wild
-// remain logit (exp of it in the thousands) hold the exit back.
+// Folds the mean signal triple of the first `n_rows` rows of the last target
+// batch (the tokens this step committed) into the smoother.
 void Generation::fold_signals(int32_t n_rows) {
     const SignalHead & head = *gc_.signal_head;
     const float * layers[3];
@@ -520,15 +516,14 @@ void Generation::fold_signals(int32_t n_rows) {
         }
     }
 
-    SignalTriple raw_mean;
+    SignalTriple mean;
     const size_t h = (size_t) head.hidden_size;
     for (int32_t r = 0; r < n_rows; ++r) {
-        const SignalTriple s = head.read_raw(layers[0] + r * h, layers[1] + r * h, layers[2] + r * h);
-        raw_mean.confidence += s.confidence / n_rows;
-        raw_mean.progress += s.progress / n_rows;
-        raw_mean.remain += s.remain / n_rows;
+        const SignalTriple s = head.read(layers[0] + r * h, layers[1] + r * h, layers[2] + r * h);
+        mean.confidence += s.confidence / n_rows;
+        mean.progress += s.progress / n_rows;
+        mean.remain += s.remain / n_rows;
     }
-    const SignalTriple mean = head.activate(raw_mean);
     smoother_.fold(mean, opt_.exit.alpha);
 
     Event signals{ Event::Kind::Signals };

@@ -28,7 +28,7 @@ static float activate(Activation activation, float x) {
     return x;
 }
 
-SignalTriple SignalHead::read_raw(const float * h0, const float * h1, const float * h2) const {
+SignalTriple SignalHead::read(const float * h0, const float * h1, const float * h2) const {
     const size_t n = (size_t) hidden_size;
     const float * parts[3] = { h0, h1, h2 };
     float raw[3];
@@ -44,12 +44,7 @@ SignalTriple SignalHead::read_raw(const float * h0, const float * h1, const floa
         }
         raw[row] = (float) sum;
     }
-    return { raw[0], raw[1], raw[2] };
-}
-
-SignalTriple SignalHead::activate(const SignalTriple & raw) const {
-    return { specexit::activate(activations[0], raw.confidence), specexit::activate(activations[1], raw.progress),
-             specexit::activate(activations[2], raw.remain) };
+    return { activate(activations[0], raw[0]), activate(activations[1], raw[1]), activate(activations[2], raw[2]) };
 }
 
 void SignalSmoother::fold(const SignalTriple & step, float alpha) {

@@ -27,12 +27,9 @@ struct SignalHead {
     std::array<float, 3> bias = { 0.0f, 0.0f, 0.0f }; // added to each raw signal before its activation
     std::array<Activation, 3> activations = { Activation::Sigmoid, Activation::Sigmoid, Activation::Exp };
 
-    // Computes the raw triple (before the activations) for one token from the
-    // hidden states entering the three layers (each `hidden_size` floats).
-    SignalTriple read_raw(const float * h0, const float * h1, const float * h2) const;
-
-    // Applies the three activations to a raw triple.
-    SignalTriple activate(const SignalTriple & raw) const;
+    // Computes the activated triple for one token from the hidden states
+    // entering the three layers (each `hidden_size` floats).
+    SignalTriple read(const float * h0, const float * h1, const float * h2) const;
 };
 
 struct ExitPolicy {
