@@ -52,7 +52,9 @@ export interface Smoothing {
  * the one holding the boundary are folded in before the check, and the last one after it. *
  * TODO: the engine averages the heads' values over single tokens, where heads fitted on paragraph means are off
  * their range (the remain head gives thousands on some tokens). So the engine exits later than this replay
- * predicts (13 % against 33 % of the thinking saved on the embedded model). Record and fit per-step token windows.
+ * predicts (2 % against 35 % of the thinking saved on the embedded model). Reading a step's mean hidden state
+ * instead saved 33 % but lost 10.5 points of accuracy (bench/RESULTS.md). Record per-step signals in the traces
+ * and choose the thresholds on them.
  */
 export function simulateExit(trace: SimulatedTrace, rule: ExitRule, smoothing: Smoothing): number | undefined {
   let smoothed: SignalTriple | undefined;
