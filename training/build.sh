@@ -44,7 +44,7 @@ wait
 # Third run, on a second corpus. Its updates traces name each value they read
 # before substituting ("It reads count = 6, z = 1, so ..."), and updates
 # examples are drawn about three times as often. It keeps the tokenizer and
-# excludes the same held-out programs (seed 1001). The target starts from the
+# excludes the same held-out programs. The target starts from the
 # second run's weights with a fresh optimizer and schedule; the draft adapts.
 FT=$OUT/ft
 "$PYTHON" training/build_data.py --out "$FT" --data "$FT" --seed 3 --heldout-seed 1001 --train 80000 --calibrate 0 \
@@ -52,8 +52,8 @@ FT=$OUT/ft
 "$PYTHON" training/train_target.py --out "$FT" --init "$OUT/target.pt" --steps 5000 --lr 5e-4 --warmup 100 --seed 3 --threads "$THREADS"
 "$PYTHON" training/train_draft.py --out "$FT" --init "$OUT/draft.pt" --seed 2 --steps 300 --threads "$THREADS"
 
-# Fourth run: the same recipe once more on a third corpus (seed 4, updates
-# drawn about twice as often), at a lower peak learning rate.
+# Fourth run: the same recipe once more on a third corpus, with updates drawn
+# about twice as often and a lower peak learning rate.
 FT2=$OUT/ft2
 "$PYTHON" training/build_data.py --out "$FT2" --data "$FT2" --seed 4 --heldout-seed 1001 --train 60000 --calibrate 0 \
   --tokenizer "$OUT/tokenizer.json" --weights updates=2.5

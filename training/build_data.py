@@ -25,11 +25,11 @@ def main() -> None:
     ap.add_argument('--heldout', type=int, default=1000, help='held-out examples (default 1000)')
     ap.add_argument('--calibrate', type=int, default=2000, help='training prompts written for calibration (default 2000)')
     ap.add_argument('--vocab', type=int, default=1024, help='largest vocabulary size (default 1024)')
-    ap.add_argument('--heldout-seed', type=int, help='seed of the held-out programs (default SEED + 1000)')
+    ap.add_argument('--heldout-seed', type=int, help='random seed of the held-out programs (default SEED + 1000)')
     ap.add_argument('--tokenizer', help='encode with this tokenizer.json instead of training a new one')
     ap.add_argument('--weights', default='', help='family sampling weights for training examples, as NAME=W,NAME=W')
     ap.add_argument('--no-read-lists', action='store_true',
-                    help="write updates traces without naming the values read, as the shipped model's first corpus was")
+                    help="write updates traces without naming the values they read (the format of the shipped model's first corpus)")
     args = ap.parse_args()
     families.READ_LISTS = not args.no_read_lists
     weights = {}
@@ -41,6 +41,8 @@ def main() -> None:
             weights[name] = float(value)
         except ValueError:
             ap.error(f'--weights: {value!r} in {item!r} is not a number')
+        if weights[name] < 0:
+            ap.error(f'--weights: {item!r} has a negative weight. Use 0 or more.')
     t0 = time.time()
     build(args.out, args.data, args.seed, args.train, args.heldout, args.vocab, args.calibrate,
           log=lambda m: print(f'[{time.time() - t0:6.1f}s] {m}', flush=True), heldout_seed=args.heldout_seed,

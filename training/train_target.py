@@ -57,8 +57,10 @@ def main() -> None:
     torch.manual_seed(args.seed)
     tok = Tokenizer.load(os.path.join(args.out, 'tokenizer.json'))
     ckpt_path = os.path.join(args.out, 'target.pt')
-    if args.resume and args.init:
-        ap.error('--resume continues OUT/target.pt; --init starts a new run from another checkpoint. Pass one of them.')
+    starts = [flag for flag, given in (('--resume', args.resume), ('--init', args.init), ('--init-gguf', args.init_gguf)) if given]
+    if len(starts) > 1:
+        # Each one sets the starting weights, so a second one would silently win over the first.
+        ap.error(f'{" and ".join(starts)} each choose the starting weights. Pass only one of them.')
     if args.resume:
         ckpt = torch.load(ckpt_path)
         cfg = Config(**ckpt['config'])

@@ -72,13 +72,23 @@ function parsePair(name: string, value: string, check: (n: number) => boolean, r
   return parts as [number, number];
 }
 
-/** `{ [key]: n }` for a given numeric flag, `{}` when the flag is absent. */
-function parseNumberFlag<K extends string>(name: string, value: string | undefined, check: (n: number) => boolean, range: string, key: K): Partial<Record<K, number>> {
-  if (value === undefined) return {};
+/** Parses a numeric flag, or returns undefined when it is absent. An empty string is invalid, not 0. */
+function parseNumber(name: string, value: string | undefined, check: (n: number) => boolean, range: string): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !check(n)) throw new UsageError(`Expected --${name} to be ${range}, got "${value}".`);
-  return { [key]: n } as Partial<Record<K, number>>;
+  return n;
 }
+
+type ExitSettings = NonNullable<BenchSettings['exit']>;
+
+/** The `--exit-*` flags: the exit-rule field each one sets, its check, and the range its error names. */
+const EXIT_FLAGS: readonly [flag: 'exit-confidence' | 'exit-progress' | 'exit-remain' | 'exit-alpha', key: keyof ExitSettings, check: (n: number) => boolean, range: string][] = [
+  ['exit-confidence', 'confidenceThreshold', (n) => n >= 0 && n <= 1, 'a number from 0 to 1'],
+  ['exit-progress', 'progressThreshold', (n) => n >= 0 && n <= 1, 'a number from 0 to 1'],
+  ['exit-remain', 'remainThreshold', (n) => n > 0 && Number.isFinite(n), 'a number above 0'],
+  ['exit-alpha', 'alpha', (n) => n > 0 && n <= 1, 'a number above 0 up to 1'],
+];
 
 interface ModelPaths {
   model: string;
@@ -158,19 +168,15 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       budgetFractions: values.budgets ? parsePair('budgets', values.budgets, (n) => n > 0 && n <= 1, 'fractions in (0, 1]') : [0.5, 0.25],
       ...(values['budget-tokens'] && { budgetTokens: parsePair('budget-tokens', values['budget-tokens'], (n) => Number.isInteger(n) && n >= 0, 'token counts') }),
     };
-    if (values['probe-threshold'] !== undefined) {
-      const threshold = Number(values['probe-threshold']);
-      if (!(threshold >= 0 && threshold <= 2)) throw new UsageError(`Expected --probe-threshold to be a number from 0 to 2, got "${values['probe-threshold']}".`);
-      settings.probeThreshold = threshold;
-    }
+    const probeThreshold = parseNumber('probe-threshold', values['probe-threshold'], (n) => n >= 0 && n <= 2, 'a number from 0 to 2');
+    if (probeThreshold !== undefined) settings.probeThreshold = probeThreshold;
     if (values['probe-prefix'] !== undefined) settings.probeAnswerPrefix = values['probe-prefix'].replace(/\\n/g, '\n');
     if (values['probe-tokens'] !== undefined) settings.probeTokens = parseCount('probe-tokens', values['probe-tokens'], 1);
-    const exit = {
-      ...parseNumberFlag('exit-confidence', values['exit-confidence'], (n) => n >= 0 && n <= 1, 'a number from 0 to 1', 'confidenceThreshold'),
-      ...parseNumberFlag('exit-progress', values['exit-progress'], (n) => n >= 0 && n <= 1, 'a number from 0 to 1', 'progressThreshold'),
-      ...parseNumberFlag('exit-remain', values['exit-remain'], (n) => n > 0 && Number.isFinite(n), 'a number above 0', 'remainThreshold'),
-      ...parseNumberFlag('exit-alpha', values['exit-alpha'], (n) => n > 0 && n <= 1, 'a number above 0 up to 1', 'alpha'),
-    };
+    const exit: ExitSettings = {};
+    for (const [flag, key, check, range] of EXIT_FLAGS) {
+      const value = parseNumber(flag, values[flag], check, range);
+      if (value !== undefined) exit[key] = value;
+    }
     if (Object.keys(exit).length > 0) settings.exit = exit;
 
     const models: ModelPaths = values.model

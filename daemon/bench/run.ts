@@ -25,7 +25,7 @@ export interface BenchSettings {
   probeAnswerPrefix?: string;
   /** Tokens each probe decodes (the engine's default otherwise). */
   probeTokens?: number;
-  /** SpecExit exit-rule overrides; a field left out keeps the sidecar's value. */
+  /** Exit-rule overrides for mode specexit. A field left out keeps the sidecar's value. */
   exit?: Pick<ExitOptions, 'alpha' | 'confidenceThreshold' | 'progressThreshold' | 'remainThreshold'>;
 }
 

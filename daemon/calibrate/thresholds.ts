@@ -49,7 +49,8 @@ export interface Smoothing {
  * The engine folds one signal triple per verification step and checks the rule, with the smoothed value of the
  * earlier steps, at each boundary token a step commits. Traces record one triple per segment between boundaries,
  * so each segment stands for `segmentTokens / tokensPerStep` steps that all read that triple. The steps before
- * the one holding the boundary are folded in before the check, and the last one after it. *
+ * the one holding the boundary are folded in before the check, and the last one after it.
+ *
  * TODO: the engine averages the heads' values over single tokens, where heads fitted on paragraph means are off
  * their range (the remain head gives thousands on some tokens). So the engine exits later than this replay
  * predicts (2 % against 35 % of the thinking saved on the embedded model). Reading a step's mean hidden state

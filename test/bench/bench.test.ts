@@ -107,11 +107,11 @@ describe('bench command line', () => {
     assert.match(table.output, /^specexit /m);
   });
 
-  test('--exit flags override the sidecar thresholds', async () => {
+  test('--exit flags override sidecar thresholds', async () => {
     const bad = await runQuiet(['--exit-confidence', '1.5']);
     assert.equal(bad.code, 2);
     assert.match(bad.output, /Expected --exit-confidence to be a number from 0 to 1, got "1.5"/);
-    // Thresholds every signal passes: the fixture's own sidecar then exits at the first step boundary too.
+    // Every signal passes these thresholds, so even the fixture's own sidecar exits at a step boundary.
     const passing = ['--exit-confidence', '0', '--exit-progress', '0', '--exit-remain', '1e12', '--exit-alpha', '1'];
     const dir = await mkdtemp(path.join(tmpdir(), 'specexit-bench-exit-'));
     let report: BenchReport;

@@ -60,9 +60,9 @@ print(json.dumps({'rejected': rejected, 'families': collections.Counter(e.family
   assert.ok(result.after < 0.7, `share after the settled answer ${result.after}`);
 });
 
-test('updates traces read each variable at its value before the assignment', () => {
-  // Runs each program up to the line a step traces and compares the values the
-  // step says it reads with the interpreter's.
+test('updates read lists match execution', () => {
+  // Runs each program up to the line a step traces, then compares the values
+  // the step lists as read with the interpreter's values.
   const script = `
 import json, re, sys
 sys.path.insert(0, 'training')
@@ -92,16 +92,19 @@ print(json.dumps({'updates': sum(e.family == 'updates' for e in examples), 'chec
     checked: number;
     wrong: unknown[];
   };
-  // A weight of 1000 against about 10 for the rest; unsafe draws are redrawn from any family.
+  // The weight 1000 is against about 10 for all other families. Unsafe draws are redrawn from any family, so a few others remain.
   assert.ok(result.updates > 280, `updates examples of 300: ${result.updates}`);
   assert.ok(result.checked > 200, `steps with reads checked: ${result.checked}`);
   assert.deepEqual(result.wrong, []);
 });
 
-test('build_data.py rejects a bad --weights entry by name', () => {
+test('build_data rejects bad weights', () => {
   const run = spawnSync(trainingPython(), ['training/build_data.py', '--weights', 'updates=4,loops=2', '--train', '1'], { encoding: 'utf8' });
   assert.equal(run.status, 2);
   assert.match(run.stderr, /--weights: 'loops=2' is not NAME=WEIGHT with NAME one of arithmetic, updates/);
+  const negative = spawnSync(trainingPython(), ['training/build_data.py', '--weights', 'updates=-1', '--train', '1'], { encoding: 'utf8' });
+  assert.equal(negative.status, 2);
+  assert.match(negative.stderr, /--weights: 'updates=-1' has a negative weight\. Use 0 or more\./);
 });
 
 test('tokenizer round-trips any UTF-8', () => {

@@ -78,10 +78,10 @@ test('shipped GGUF seeds a new run', async () => {
   }
 });
 
-test('a second corpus keeps the tokenizer and held-out set, and --init continues the target', async () => {
+test('second corpus and --init run', async () => {
   const second = mkdtempSync(join(tmpdir(), 'specexit-second-'));
   try {
-    // The first corpus used seed 1, so its held-out programs came from seed 1001.
+    // The held-out seed defaults to the corpus seed plus 1000, and the first corpus used the default seed 1.
     runTrainingScript('build_data.py', ['--out', second, '--data', second, '--seed', '5', '--heldout-seed', '1001', '--train', '200',
       '--heldout', '20', '--calibrate', '0', '--tokenizer', join(dir, 'tokenizer.json'), '--weights', 'updates=4']);
     assert.equal(readFileSync(join(second, 'heldout.jsonl'), 'utf8'), readFileSync(join(dir, 'data', 'heldout.jsonl'), 'utf8'));
@@ -97,12 +97,14 @@ test('a second corpus keeps the tokenizer and held-out set, and --init continues
   }
 });
 
-test('--init refuses a checkpoint whose vocabulary differs from the corpus tokenizer', () => {
+test('--init rejects mismatch and conflicts', () => {
   const other = mkdtempSync(join(tmpdir(), 'specexit-other-'));
   try {
     runTrainingScript('build_data.py', ['--out', other, '--data', other, '--train', '200', '--heldout', '5', '--calibrate', '0', '--vocab', '300']);
     assert.throws(() => runTrainingScript('train_target.py', ['--out', other, '--init', join(dir, 'target.pt'), '--steps', '0']),
       /has a vocabulary of \d+ tokens, but .*tokenizer\.json has 300\. Build this corpus with --tokenizer/);
+    assert.throws(() => runTrainingScript('train_target.py', ['--out', other, '--resume', '--init', join(dir, 'target.pt'), '--steps', '0']),
+      /--resume and --init each choose the starting weights\. Pass only one of them\./);
   } finally {
     rmSync(other, { recursive: true, force: true });
   }

@@ -14,9 +14,9 @@ from .expr import BinOp, Expr, Num, UnsafeExpression, Var, random_expr, reductio
 
 NAMES = ['x', 'y', 'z', 'a', 'b', 'n', 'm', 'k', 'total', 'count', 'result', 'val']
 LETTERS = 'abcdefghijklmnopqrstuvwxyz'
-# Whether updates traces name the values they read before substituting. The
-# first corpus of the shipped model was built without it (build_data.py
-# --no-read-lists rebuilds that one).
+# Whether updates traces name the values they read before substituting them.
+# The shipped model's first corpus was built without it, and build_data.py
+# --no-read-lists rebuilds that corpus.
 READ_LISTS = True
 COMPARISONS: dict[str, Callable[[int, int], bool]] = {'>': lambda a, b: a > b, '<': lambda a, b: a < b, '==': lambda a, b: a == b}
 
@@ -51,7 +51,7 @@ def pick_names(rng: random.Random, n: int) -> list[str]:
 
 
 def read_list(e: Expr, env: dict[str, int]) -> str:
-    """'It reads count = 6, z = 1': each variable e reads, in order of first use, with its value before the assignment."""
+    """Returns 'It reads count = 6, z = 1': each variable e reads, in order of first use, at its value before the assignment."""
     names = list(dict.fromkeys(node.name for node in walk(e) if isinstance(node, Var)))
     return 'It reads ' + ', '.join(f'{name} = {show(env[name])}' for name in names) if names else ''
 
@@ -101,8 +101,8 @@ def updates(rng: random.Random) -> Snippet:
         reads = read_list(e, ints) if READ_LISTS else ''
         env[target] = value
         lines.append(src)
-        # Naming each value read before substituting turns one many-variable
-        # lookup into single lookups, the step the model got wrong most often.
+        # Naming each value read before substituting splits a lookup of several
+        # variables into single lookups, because lookups were the model's most common error.
         steps.append(f'{src}. {reads}, so {target} = {chain}. {state(env)}' if reads else
                      f'{src}, so {target} = {chain}. {state(env)}')
         rechecks.append(f'Recheck {src}: {target} = {chain}.')
